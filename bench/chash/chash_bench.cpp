@@ -168,7 +168,7 @@ void bm_libmemcached_ketama(benchmark::State& state, std::size_t n) {
     const auto& pool = keys();
     std::size_t i = 0;
     for (auto _ : state) {
-        const std::string& key = pool[i++ & (key_pool - 1)];
+        const std::string_view key = pool[i++ & (key_pool - 1)];
         benchmark::DoNotOptimize(memcached_generate_hash(memc.get(), key.data(), key.size()));
     }
 }

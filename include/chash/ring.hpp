@@ -52,7 +52,9 @@ public:
 
 private:
     ring() = default;
-    void finish();  // index + fingerprint over sorted points_
+    void size_index(std::size_t points);  // zeroed index_ and shift_ for that many points
+    void index_sorted_points();           // index_ over an already sorted points_
+    void finish();                        // owner count and fingerprint
     std::size_t first_at_or_after(std::uint64_t h) const noexcept;
 
     std::vector<node> nodes_;

@@ -81,11 +81,18 @@ maglev maglev::build(std::span<const node> nodes, const options& opts) {
 std::size_t maglev::candidates(std::uint64_t key_hash, std::span<std::size_t> out) const noexcept {
     if (table_.empty() || out.empty()) return 0;
     const std::size_t want = std::min(out.size(), distinct_owners_);
-    std::size_t count = 0;
+    const std::size_t m = table_.size();
     std::size_t s = slot(key_hash);
-    for (std::size_t walked = 0; walked < table_.size() && count < want; ++walked) {
-        count = detail::push_distinct(out, count, table_[s]);
-        if (++s == table_.size()) s = 0;
+    out[0] = table_[s];
+    std::size_t count = 1;
+    // Neighbouring slots belong to unrelated nodes, so a handful of steps usually suffices;
+    // the step bound only matters when nodes are fewer than asked.
+    for (std::size_t walked = 1; count < want && walked < m; ++walked) {
+        if (++s == m) s = 0;
+        const std::size_t owner = table_[s];
+        bool seen = false;
+        for (std::size_t j = 0; j < count; ++j) seen |= out[j] == owner;
+        if (!seen) out[count++] = owner;
     }
     return count;
 }

@@ -52,10 +52,27 @@ ring ring::build(std::span<const node> nodes, const options& opts) {
     ring r;
     r.vnodes_per_weight_ = opts.vnodes_per_weight;
     r.nodes_.assign(nodes.begin(), nodes.end());
-    r.points_.reserve(total);
+    std::vector<point> raw;
+    raw.reserve(total);
     for (std::uint32_t i = 0; i < r.nodes_.size(); ++i)
-        append_points(r.points_, r.nodes_[i], i, r.vnodes_per_weight_);
-    std::sort(r.points_.begin(), r.points_.end(), point_order{&r.nodes_});
+        append_points(raw, r.nodes_[i], i, r.vnodes_per_weight_);
+
+    // Positions are uniform, so a counting sort on the bucket bits does almost all the
+    // sorting in two linear passes and yields the lookup index as its prefix sums; what is
+    // left is ordering the ~1 point inside each bucket.
+    r.size_index(raw.size());
+    std::vector<std::uint32_t>& start = r.index_;
+    for (const point& p : raw) ++start[(p.position >> r.shift_) + 1];
+    for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    std::vector<std::uint32_t> cursor(start.begin(), start.end() - 1);
+    r.points_.resize(raw.size());
+    for (const point& p : raw) r.points_[cursor[p.position >> r.shift_]++] = p;
+    const point_order less{&r.nodes_};
+    for (std::size_t b = 0; b + 1 < start.size(); ++b) {
+        if (start[b + 1] - start[b] > 1) {
+            std::sort(r.points_.begin() + start[b], r.points_.begin() + start[b + 1], less);
+        }
+    }
     r.finish();
     return r;
 }
@@ -76,6 +93,7 @@ ring ring::with_node_added(const node& n) const {
     r.points_.resize(points_.size() + added.size());
     std::merge(points_.begin(), points_.end(), added.begin(), added.end(), r.points_.begin(),
                point_order{&r.nodes_});
+    r.index_sorted_points();
     r.finish();
     return r;
 }
@@ -95,20 +113,25 @@ ring ring::with_node_removed(std::string_view id) const {
         if (p.owner == gone) continue;
         r.points_.push_back({p.position, p.owner > gone ? p.owner - 1 : p.owner});
     }
+    r.index_sorted_points();
     r.finish();
     return r;
 }
 
-void ring::finish() {
+void ring::size_index(std::size_t points) {
     // About one point per bucket: a pick reads index_[bucket] and scans ~1 point.
-    const std::size_t buckets = std::max<std::size_t>(2, std::bit_ceil(points_.size()));
+    const std::size_t buckets = std::max<std::size_t>(2, std::bit_ceil(points));
     shift_ = 64 - static_cast<unsigned>(std::countr_zero(buckets));
     index_.assign(buckets + 1, 0);
-    std::size_t p = 0;
-    for (std::size_t b = 0; b <= buckets; ++b) {
-        while (p < points_.size() && (points_[p].position >> shift_) < b) ++p;
-        index_[b] = static_cast<std::uint32_t>(p);
-    }
+}
+
+void ring::index_sorted_points() {
+    size_index(points_.size());
+    for (const point& p : points_) ++index_[(p.position >> shift_) + 1];
+    for (std::size_t b = 1; b < index_.size(); ++b) index_[b] += index_[b - 1];
+}
+
+void ring::finish() {
     distinct_owners_ = 0;
     for (const node& n : nodes_) distinct_owners_ += n.weight > 0 ? 1 : 0;
     fingerprint_ = detail::fingerprint(chash::kind::ring, vnodes_per_weight_, nodes_);
