@@ -2,6 +2,7 @@
 #
 #   make build    configure and build (RelWithDebInfo) into build/release
 #   make test     install missing deps, build, run every test; then again under ASan+UBSan
+#   make run      build Release and start `ringlb demo` (4 demo backends + the balancer)
 #   make bench    build Release and run chash_bench
 #   make format   clang-format every C++ file
 SHELL := /bin/bash
@@ -32,6 +33,11 @@ test-asan: deps
 	cmake --build build/asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build/asan $(CTEST_FLAGS)
+
+run: deps
+	cmake -S . -B build/run $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release -DRINGLB_BUILD_TESTS=OFF -DRINGLB_BUILD_BENCH=OFF
+	cmake --build build/run -j$(JOBS) --target ringlb
+	build/run/src/ringlb/ringlb demo $(ARGS)
 
 bench: deps
 	cmake -S . -B build/bench $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release -DRINGLB_BUILD_TESTS=OFF
