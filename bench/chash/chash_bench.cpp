@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 #include <libmemcached/memcached.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <memory>
@@ -72,6 +73,12 @@ void bm_pick(benchmark::State& state, kind k, std::size_t n) {
     }
 }
 
+void bm_hash64(benchmark::State& state) {
+    const auto& pool = keys();
+    std::size_t i = 0;
+    for (auto _ : state) benchmark::DoNotOptimize(chash::hash64(pool[i++ & (key_pool - 1)]));
+}
+
 void bm_pick_hashed(benchmark::State& state, kind k, std::size_t n) {
     const auto algo = chash::make(k, make_nodes(n));
     std::vector<std::uint64_t> hashes;
@@ -106,8 +113,15 @@ void bm_build(benchmark::State& state, kind k, std::size_t n) {
 }
 
 void bm_node_loss(benchmark::State& state, kind k, std::size_t n) {
+    // Jump can only lose its last bucket (in id order) without renumbering: measure that.
     const auto nodes = make_nodes(n);
-    std::vector<chash::node> fewer(nodes.begin() + 1, nodes.end());
+    std::vector<chash::node> fewer = nodes;
+    if (k == kind::jump) {
+        fewer.erase(std::max_element(fewer.begin(), fewer.end(),
+                                     [](const auto& a, const auto& b) { return a.id < b.id; }));
+    } else {
+        fewer.erase(fewer.begin());
+    }
     const auto before = chash::make(k, nodes);
     std::unique_ptr<const chash::algorithm> after;
     for (auto _ : state) {
@@ -174,6 +188,7 @@ void bm_libmemcached_ketama(benchmark::State& state, std::size_t n) {
 }
 
 void register_all() {
+    benchmark::RegisterBenchmark("BM_hash64/16B", bm_hash64);
     const std::array<kind, 6> kinds{kind::ring,       kind::ketama, kind::maglev,
                                     kind::rendezvous, kind::jump,   kind::modulo};
     auto name = [](const char* row, kind k, std::size_t n) {
