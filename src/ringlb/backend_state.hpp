@@ -1,0 +1,74 @@
+// ringlb/backend_state.hpp: per-backend state shared by every worker and every snapshot.
+//
+//   auto st = std::make_shared<ringlb::backend_state>("app-1");
+//   if (st->eligible(now)) { st->begin_request(); ...; st->end_request(); }
+//   st->record_failure(now);     // connect refused: down for 1s, 2s, 4s ... 30s
+//   st->record_success();        // an answer: up again, back-off reset
+//
+// Health never rebuilds the ring: selection skips a backend that is down, so its keys go to
+// their next candidates and come back unchanged when it answers again. The state outlives
+// reloads for a backend whose id stays (the control thread hands the same object to the new
+// snapshot), so a reload neither forgets a failure nor zeroes in-flight counts.
+//
+// Thread-safety: all members are relaxed atomics written by any worker; `id` is immutable.
+// Each object sits on its own cache line pair so workers bumping counters of different
+// backends do not false-share.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace ringlb {
+
+using steady_clock = std::chrono::steady_clock;
+
+class alignas(128) backend_state {
+public:
+    /// First back-off after a failure; doubles per consecutive failure up to max_backoff.
+    static constexpr std::chrono::milliseconds base_backoff{1000};
+    static constexpr std::chrono::milliseconds max_backoff{30000};
+
+    explicit backend_state(std::string backend_id) : id{std::move(backend_id)} {}
+
+    const std::string id;   ///< the backend's stable identity
+
+    /// Whether selection may use the backend now (not inside a failure back-off).
+    [[nodiscard]] bool eligible(steady_clock::time_point now) const noexcept {
+        return down_until_.load(std::memory_order_relaxed) <= now.time_since_epoch().count();
+    }
+    /// Requests currently assigned to the backend, over all workers.
+    [[nodiscard]] std::uint64_t in_flight() const noexcept {
+        return in_flight_.load(std::memory_order_relaxed);
+    }
+    void begin_request() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+    void end_request() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+
+    /// A connect failure or a reset before any response byte: down for the back-off.
+    void record_failure(steady_clock::time_point now) noexcept {
+        const std::uint32_t n = failures_.fetch_add(1, std::memory_order_relaxed);
+        const auto backoff = std::min(max_backoff, base_backoff * (std::int64_t{1} << std::min(n, 5u)));
+        down_until_.store((now + backoff).time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    /// An answer from the backend: clears the back-off. Reads first so the common case
+    /// (already healthy) does not dirty a line every worker reads.
+    void record_success() noexcept {
+        if (failures_.load(std::memory_order_relaxed) != 0) {
+            failures_.store(0, std::memory_order_relaxed);
+            down_until_.store(0, std::memory_order_relaxed);
+        }
+    }
+    /// Consecutive failures so far (0 when healthy).
+    [[nodiscard]] std::uint32_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+
+private:
+    // in_flight_ changes on every request; health fields rarely. Separate lines so readers of
+    // health (every selection) are not invalidated by counter traffic.
+    alignas(64) std::atomic<std::uint64_t> in_flight_{0};
+    alignas(64) std::atomic<std::int64_t> down_until_{0};   // steady_clock ticks
+    std::atomic<std::uint32_t> failures_{0};
+};
+
+}  // namespace ringlb

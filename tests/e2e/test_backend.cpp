@@ -1,0 +1,172 @@
+// test_backend: a small HTTP/1.1 server for ringlb's end-to-end tests. Every response names
+// the backend (body "<id>\n" and header X-Backend-Id), so tests can see where a key went.
+//
+//   test_backend --id app-1 --port 0        # prints "PORT <n>" once listening
+//
+// Paths: /echo (body = the request head as received), /slow?ms=N (answer after N ms),
+// /big?bytes=N (an N-byte Content-Length body), /chunked?n=K&size=S (K chunks of S bytes),
+// /eof (body delimited by closing), /close (Connection: close), /reset (close without an
+// answer). Any request body is read and its decoded size returned in X-Body-Bytes.
+#include "ringlb/http.hpp"
+#include "ringlb/key.hpp"
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+// See src/ringlb/session.cpp: a GCC 12 false positive on asio's coroutine frames.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+using asio::ip::tcp;
+
+namespace {
+
+std::string g_id = "backend";
+int g_delay_ms = 0;
+
+std::uint64_t query_number(std::string_view target, std::string_view name, std::uint64_t dflt) {
+    const auto v = ringlb::find_query_param(target, name);
+    if (!v) return dflt;
+    std::uint64_t n = dflt;
+    std::from_chars(v->data(), v->data() + v->size(), n);
+    return n;
+}
+
+asio::awaitable<void> serve(tcp::socket sock) {
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<char> buf(1 << 16);
+    std::size_t have = 0;
+    ringlb::http_parser p{ringlb::http_parser::type::request};
+    asio::error_code ec;
+    auto tok = asio::redirect_error(asio::use_awaitable, ec);
+    for (;;) {
+        p.reset();
+        std::size_t parsed = 0;
+        ringlb::http_parser::result r{};
+        for (;;) {   // head
+            r = p.feed(buf.data() + parsed, have - parsed);
+            if (r.what == ringlb::http_parser::event::head_complete) break;
+            if (r.what == ringlb::http_parser::event::error) co_return;
+            parsed = have;
+            if (have == buf.size()) co_return;
+            const std::size_t n = co_await sock.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), tok);
+            if (ec) co_return;
+            have += n;
+        }
+        parsed += r.consumed;
+        const std::string head(buf.data(), parsed);
+        const std::string target(p.target());
+        const bool head_method = p.method() == HTTP_HEAD;
+        const bool keep_alive = p.keep_alive();
+        for (;;) {   // body
+            r = p.feed(buf.data() + parsed, have - parsed);
+            if (r.what == ringlb::http_parser::event::error) co_return;
+            parsed += r.consumed;
+            if (r.what == ringlb::http_parser::event::message_complete) break;
+            have = parsed = 0;
+            const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), tok);
+            if (ec) co_return;
+            have = n;
+        }
+        std::memmove(buf.data(), buf.data() + parsed, have - parsed);
+        have -= parsed;
+
+        const std::string path(ringlb::target_path(target));
+        std::uint64_t delay = g_delay_ms;
+        if (path == "/slow") delay = query_number(target, "ms", 1000);
+        if (delay > 0) {
+            asio::steady_timer t{ex, std::chrono::milliseconds(delay)};
+            co_await t.async_wait(tok);
+        }
+        if (path == "/reset") {
+            sock.set_option(asio::socket_base::linger(true, 0));
+            co_return;
+        }
+        std::string body = g_id + "\n";
+        if (path == "/echo") body = head;
+        std::string extra;
+        bool close = !keep_alive || path == "/close";
+        std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id + "\r\nX-Body-Bytes: " +
+                          std::to_string(p.body_bytes()) + "\r\n";
+        if (path == "/chunked") {
+            const auto n = query_number(target, "n", 3), size = query_number(target, "size", 10);
+            out += "Transfer-Encoding: chunked\r\n";
+            out += close ? "Connection: close\r\n\r\n" : "\r\n";
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+            char hex[32];
+            std::snprintf(hex, sizeof hex, "%llx\r\n", static_cast<unsigned long long>(size));
+            const std::string chunk = std::string(hex) + std::string(size, 'c') + "\r\n";
+            for (std::uint64_t i = 0; i < n && !ec; ++i) co_await asio::async_write(sock, asio::buffer(chunk), tok);
+            if (!ec) co_await asio::async_write(sock, asio::buffer(std::string_view{"0\r\n\r\n"}), tok);
+        } else if (path == "/big") {
+            const auto total = query_number(target, "bytes", 1 << 20);
+            out += "Content-Length: " + std::to_string(total) + "\r\n";
+            out += close ? "Connection: close\r\n\r\n" : "\r\n";
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+            const std::string block(64 * 1024, 'b');
+            for (std::uint64_t sent = 0; sent < total && !ec;) {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), total - sent));
+                co_await asio::async_write(sock, asio::buffer(block.data(), n), tok);
+                sent += n;
+            }
+        } else if (path == "/eof") {
+            out += "Connection: close\r\n\r\n" + body;
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+            close = true;
+        } else {
+            out += "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+            out += close ? "Connection: close\r\n\r\n" : "\r\n";
+            if (!head_method) out += body;
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+        }
+        if (ec || close) {
+            sock.shutdown(tcp::socket::shutdown_send, ec);
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    for (;;) {
+        auto [ec, sock] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+        if (ec) continue;
+        asio::co_spawn(acceptor.get_executor(), serve(std::move(sock)), asio::detached);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    unsigned short port = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string_view flag = argv[i];
+        if (flag == "--id") g_id = argv[i + 1];
+        else if (flag == "--port") port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
+        else if (flag == "--delay-ms") g_delay_ms = std::atoi(argv[i + 1]);
+        else {
+            std::fprintf(stderr, "usage: test_backend --id ID --port N [--delay-ms N]\n");
+            return 2;
+        }
+    }
+    asio::io_context io{1};
+    tcp::acceptor acceptor{io};
+    const tcp::endpoint ep{asio::ip::make_address("127.0.0.1"), port};
+    acceptor.open(ep.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    std::printf("PORT %u\n", acceptor.local_endpoint().port());
+    std::fflush(stdout);
+    asio::signal_set stop{io, SIGTERM, SIGINT};
+    stop.async_wait([&](const asio::error_code&, int) { io.stop(); });
+    asio::co_spawn(io, accept_loop(acceptor), asio::detached);
+    io.run();
+    return 0;
+}
