@@ -32,10 +32,11 @@ std::string num(double v) {
     return s == "-0" ? "0" : s;
 }
 
-// Tick labels: thousands as "12k", small fractions with the digits they need.
-std::string tick_label(double v, double step) {
+// Tick labels: thousands as "12k" on axes that reach 10000 (every label of the axis alike),
+// small fractions with the digits they need.
+std::string tick_label(double v, double step, bool thousands) {
     char buf[32];
-    if (std::abs(v) >= 10000 && std::fmod(v, 1000) == 0) {
+    if (thousands) {
         std::snprintf(buf, sizeof buf, "%gk", v / 1000);
     } else if (step >= 1) {
         std::snprintf(buf, sizeof buf, "%.0f", v);
@@ -108,10 +109,11 @@ void draw_frame(canvas& c, const frame& f, std::string_view title, std::string_v
     c.text(chart_width / 2, f.top + 28, title, 17, "middle", 0, "bold");
     const auto y_of = [&](double v) { return f.plot_bottom() - (v - y_lo) / (y_hi - y_lo) * f.height(); };
     const double step = y_ticks.size() > 1 ? y_ticks[1] - y_ticks[0] : 1;
+    const bool thousands = y_ticks.back() >= 10000 && std::fmod(step, 1000) == 0;
     for (const double t : y_ticks) {
         const double y = y_of(t);
         c.line(f.left(), y, f.right(), y, grid_colour);
-        c.text(f.left() - 8, y + 4, tick_label(t, step), 12, "end");
+        c.text(f.left() - 8, y + 4, tick_label(t, step, thousands), 12, "end");
     }
     c.line(f.left(), f.plot_top(), f.left(), f.plot_bottom(), axis_colour, 1.5);
     c.line(f.left(), f.plot_bottom(), f.right(), f.plot_bottom(), axis_colour, 1.5);
