@@ -188,8 +188,10 @@ int commands::state::run_map(std::ostream& out) {
     const pool p = map_pool.resolve();
     const auto algo = p.build();
     const auto k = parse_count("--candidates", map_candidates, 1, max_map_candidates);
-    // A large buffer: map is often fed millions of keys and its output piped on.
+    // Map is fed millions of keys: untie cin from cout, or every getline flushes the output
+    // (one write(2) per key), and drop the C stdio synchronisation.
     std::ios::sync_with_stdio(false);
+    std::cin.tie(nullptr);
     map_keys(*algo, p.nodes, std::cin, out, static_cast<std::size_t>(k));
     out.flush();
     return 0;
