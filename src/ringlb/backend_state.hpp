@@ -33,7 +33,7 @@ public:
 
     explicit backend_state(std::string backend_id) : id{std::move(backend_id)} {}
 
-    const std::string id;   ///< the backend's stable identity
+    const std::string id;  ///< the backend's stable identity
 
     /// Whether selection may use the backend now (not inside a failure back-off).
     [[nodiscard]] bool eligible(steady_clock::time_point now) const noexcept {
@@ -61,13 +61,15 @@ public:
         }
     }
     /// Consecutive failures so far (0 when healthy).
-    [[nodiscard]] std::uint32_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint32_t failures() const noexcept {
+        return failures_.load(std::memory_order_relaxed);
+    }
 
 private:
     // in_flight_ changes on every request; health fields rarely. Separate lines so readers of
     // health (every selection) are not invalidated by counter traffic.
     alignas(64) std::atomic<std::uint64_t> in_flight_{0};
-    alignas(64) std::atomic<std::int64_t> down_until_{0};   // steady_clock ticks
+    alignas(64) std::atomic<std::int64_t> down_until_{0};  // steady_clock ticks
     std::atomic<std::uint32_t> failures_{0};
 };
 

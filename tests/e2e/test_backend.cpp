@@ -50,13 +50,14 @@ asio::awaitable<void> serve(tcp::socket sock) {
         p.reset();
         std::size_t parsed = 0;
         ringlb::http_parser::result r{};
-        for (;;) {   // head
+        for (;;) {  // head
             r = p.feed(buf.data() + parsed, have - parsed);
             if (r.what == ringlb::http_parser::event::head_complete) break;
             if (r.what == ringlb::http_parser::event::error) co_return;
             parsed = have;
             if (have == buf.size()) co_return;
-            const std::size_t n = co_await sock.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), tok);
+            const std::size_t n =
+                co_await sock.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), tok);
             if (ec) co_return;
             have += n;
         }
@@ -65,7 +66,7 @@ asio::awaitable<void> serve(tcp::socket sock) {
         const std::string target(p.target());
         const bool head_method = p.method() == HTTP_HEAD;
         const bool keep_alive = p.keep_alive();
-        for (;;) {   // body
+        for (;;) {  // body
             r = p.feed(buf.data() + parsed, have - parsed);
             if (r.what == ringlb::http_parser::event::error) co_return;
             parsed += r.consumed;
@@ -93,8 +94,8 @@ asio::awaitable<void> serve(tcp::socket sock) {
         if (path == "/echo") body = head;
         std::string extra;
         bool close = !keep_alive || path == "/close";
-        std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id + "\r\nX-Body-Bytes: " +
-                          std::to_string(p.body_bytes()) + "\r\n";
+        std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id +
+                          "\r\nX-Body-Bytes: " + std::to_string(p.body_bytes()) + "\r\n";
         if (path == "/chunked") {
             const auto n = query_number(target, "n", 3), size = query_number(target, "size", 10);
             out += "Transfer-Encoding: chunked\r\n";
@@ -103,7 +104,8 @@ asio::awaitable<void> serve(tcp::socket sock) {
             char hex[32];
             std::snprintf(hex, sizeof hex, "%llx\r\n", static_cast<unsigned long long>(size));
             const std::string chunk = std::string(hex) + std::string(size, 'c') + "\r\n";
-            for (std::uint64_t i = 0; i < n && !ec; ++i) co_await asio::async_write(sock, asio::buffer(chunk), tok);
+            for (std::uint64_t i = 0; i < n && !ec; ++i)
+                co_await asio::async_write(sock, asio::buffer(chunk), tok);
             if (!ec) co_await asio::async_write(sock, asio::buffer(std::string_view{"0\r\n\r\n"}), tok);
         } else if (path == "/big") {
             const auto total = query_number(target, "bytes", 1 << 20);
@@ -112,7 +114,8 @@ asio::awaitable<void> serve(tcp::socket sock) {
             co_await asio::async_write(sock, asio::buffer(out), tok);
             const std::string block(64 * 1024, 'b');
             for (std::uint64_t sent = 0; sent < total && !ec;) {
-                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), total - sent));
+                const std::size_t n =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), total - sent));
                 co_await asio::async_write(sock, asio::buffer(block.data(), n), tok);
                 sent += n;
             }
@@ -147,9 +150,12 @@ int main(int argc, char** argv) {
     unsigned short port = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view flag = argv[i];
-        if (flag == "--id") g_id = argv[i + 1];
-        else if (flag == "--port") port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
-        else if (flag == "--delay-ms") g_delay_ms = std::atoi(argv[i + 1]);
+        if (flag == "--id")
+            g_id = argv[i + 1];
+        else if (flag == "--port")
+            port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
+        else if (flag == "--delay-ms")
+            g_delay_ms = std::atoi(argv[i + 1]);
         else {
             std::fprintf(stderr, "usage: test_backend --id ID --port N [--delay-ms N]\n");
             return 2;

@@ -1,0 +1,126 @@
+#include "ringlb/routing.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <unordered_map>
+
+namespace ringlb {
+
+namespace {
+
+std::atomic<std::uint64_t> next_generation{1};
+
+// Blocking resolution is fine here: snapshots are built on the control thread.
+bool resolve(const endpoint& ep, asio::ip::tcp::endpoint& out, std::string& error) {
+    asio::error_code ec;
+    const auto addr = asio::ip::make_address(ep.host, ec);
+    if (!ec) {
+        out = {addr, ep.port};
+        return true;
+    }
+    asio::io_context ctx;
+    asio::ip::tcp::resolver resolver{ctx};
+    const auto results = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+    if (ec || results.empty()) {
+        error = "cannot resolve " + ep.host + ": " + (ec ? ec.message() : "no address");
+        return false;
+    }
+    out = results.begin()->endpoint();
+    return true;
+}
+
+}  // namespace
+
+std::shared_ptr<const snapshot> snapshot::build(std::shared_ptr<const config> cfg, const snapshot* previous,
+                                                std::string& error) {
+    std::unordered_map<std::string_view, std::shared_ptr<backend_state>> old_states;
+    if (previous != nullptr)
+        for (const backend& b : previous->backends_) old_states.emplace(b.id, b.state);
+
+    std::shared_ptr<snapshot> s{new snapshot()};
+    std::vector<chash::node> nodes;
+    nodes.reserve(cfg->backends.size());
+    s->backends_.reserve(cfg->backends.size());
+    for (const backend_config& bc : cfg->backends) {
+        backend b;
+        b.id = bc.id;
+        b.weight = bc.weight;
+        if (!resolve(bc.address, b.address, error)) {
+            error = "backend " + bc.id + ": " + error;
+            return nullptr;
+        }
+        auto it = old_states.find(bc.id);
+        b.state = it != old_states.end() ? it->second : std::make_shared<backend_state>(bc.id);
+        nodes.push_back({bc.id, bc.weight});
+        s->backends_.push_back(std::move(b));
+    }
+    try {
+        chash::options opts;
+        opts.vnodes_per_weight = cfg->routing.vnodes;
+        s->algo_ = chash::make(cfg->routing.algorithm, nodes, opts);
+        if (cfg->routing.balance_factor > 0) s->bounded_.emplace(cfg->routing.balance_factor);
+    } catch (const std::exception& e) {
+        error = e.what();
+        return nullptr;
+    }
+    s->cfg_ = std::move(cfg);
+    s->generation_ = next_generation.fetch_add(1, std::memory_order_relaxed);
+    return s;
+}
+
+std::size_t snapshot::first_usable(std::size_t start, const tried_set& tried,
+                                   steady_clock::time_point now) const noexcept {
+    const std::size_t n = backends_.size();
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = (start + k) % n;
+        if (usable(i, tried, now)) return i;
+    }
+    return chash::npos;
+}
+
+std::size_t snapshot::select(std::uint64_t key_hash, const tried_set& tried,
+                             steady_clock::time_point now) const noexcept {
+    if (backends_.empty()) return chash::npos;
+    if (bounded_) {
+        // Totals over eligible backends: O(n) relaxed loads, only when bounded loads are on.
+        std::uint64_t total = 0;
+        std::size_t eligible = 0;
+        for (std::size_t i = 0; i < backends_.size(); ++i) {
+            if (!usable(i, tried, now)) continue;
+            total += backends_[i].state->in_flight();
+            ++eligible;
+        }
+        return bounded_->pick(*algo_, key_hash, total, eligible, [&](std::size_t i) {
+            return usable(i, tried, now) ? backends_[i].state->in_flight() : chash::bounded_load::ineligible;
+        });
+    }
+    std::array<std::size_t, chash::bounded_load::walk_limit> walk;
+    const std::size_t n = algo_->candidates(key_hash, walk);
+    for (std::size_t k = 0; k < n; ++k)
+        if (usable(walk[k], tried, now)) return walk[k];
+    // Every listed candidate is down or tried (rare): any usable backend beats a 503. Start
+    // from a key-dependent position so such keys still spread.
+    return n < backends_.size() ? first_usable(key_hash % backends_.size(), tried, now) : chash::npos;
+}
+
+std::size_t snapshot::select_keyless(keyless_state& ks, const tried_set& tried,
+                                     steady_clock::time_point now) const noexcept {
+    const std::size_t n = backends_.size();
+    if (n == 0) return chash::npos;
+    if (cfg_->routing.keyless == keyless_policy::round_robin)
+        return first_usable(ks.cursor++ % n, tried, now);
+    // Power of two choices on in-flight per unit of weight: near least-loaded without
+    // scanning every backend, and without the herd that "always the least loaded" causes
+    // when several workers see the same counts.
+    const std::size_t a = first_usable(ks.next_random() % n, tried, now);
+    if (a == chash::npos) return a;
+    const std::size_t b = first_usable(ks.next_random() % n, tried, now);
+    if (b == a) return a;
+    const auto la = backends_[a].state->in_flight() * backends_[b].weight;
+    const auto lb = backends_[b].state->in_flight() * backends_[a].weight;
+    return lb < la ? b : a;
+}
+
+}  // namespace ringlb

@@ -1,0 +1,62 @@
+// ringlb/upstream.hpp: a worker's keep-alive connections to the backends.
+//
+//   ringlb::upstream_pool pool{64};
+//   auto conn = pool.take(backend, now, idle_limit);    // a live pooled connection, or null
+//   if (!conn) conn = std::make_unique<ringlb::upstream_conn>(io, backend.address); // connect
+//   ...
+//   pool.give(backend, std::move(conn), now);           // reusable after the exchange
+//
+// Pools are per worker, so taking and returning a connection is a vector pop/push with no
+// lock. They are keyed by the backend's shared state, which persists across reloads for a
+// backend whose id persists; a connection to an address the backend no longer has is
+// dropped on take. Before handing out a pooled connection the pool peeks at the socket
+// (one non-blocking recv): a backend that closed an idle connection is detected here rather
+// than by failing a request on it.
+//
+// Thread-safety: none; a pool belongs to one worker thread.
+#pragma once
+
+#include "ringlb/routing.hpp"
+
+#include <asio/ip/tcp.hpp>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace ringlb {
+
+/// One connection to a backend.
+struct upstream_conn {
+    upstream_conn(asio::any_io_executor ex, const asio::ip::tcp::endpoint& to) : socket{ex}, peer{to} {}
+    asio::ip::tcp::socket socket;
+    asio::ip::tcp::endpoint peer;
+    steady_clock::time_point idle_since{};
+    std::uint64_t requests = 0;  ///< exchanges completed on this connection
+};
+
+class upstream_pool {
+public:
+    explicit upstream_pool(std::size_t max_idle_per_backend) : max_idle_{max_idle_per_backend} {}
+
+    /// A pooled connection to `b` that is still open and younger than `max_idle`, or null.
+    [[nodiscard]] std::unique_ptr<upstream_conn> take(const backend& b, steady_clock::time_point now,
+                                                      steady_clock::duration max_idle);
+    /// Keeps `c` for reuse (or closes it when the backend's pool is full).
+    void give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now);
+    /// Closes connections idle longer than `max_idle` and pools of backends that are gone.
+    void sweep(steady_clock::time_point now, steady_clock::duration max_idle);
+    /// Closes every pooled connection.
+    void clear() { pools_.clear(); }
+    [[nodiscard]] std::size_t idle_count() const noexcept;
+
+private:
+    struct entry {
+        std::shared_ptr<backend_state> state;  // keeps the key's object alive
+        std::vector<std::unique_ptr<upstream_conn>> idle;
+    };
+    std::size_t max_idle_;
+    std::unordered_map<const backend_state*, entry> pools_;
+};
+
+}  // namespace ringlb

@@ -1,0 +1,126 @@
+"""Connections: 10k idle clients cost little memory, max_connections pauses accepting
+(new clients wait in the backlog) and resumes, and SIGTERM lets in-flight requests finish."""
+import os
+import resource
+import signal
+import socket
+import threading
+import time
+import unittest
+
+from harness import E2E, SANITIZED, Conn, get, rss_kib, wait_until
+
+
+class IdleConnectionsTest(E2E):
+    def setUp(self):
+        super().setUp()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        self.start_backends(2)
+        self.start_lb()
+
+    def test_10k_idle_connections_memory(self):
+        # ASan's shadow memory and redzones inflate every allocation: 2.5k there, 10k normally.
+        n = 2500 if SANITIZED else 10000
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.assertGreater(hard, n + 100, "RLIMIT_NOFILE too low for this test")
+        # Warm up (pools, first snapshot copies) so the baseline is steady state.
+        for _ in range(20):
+            get(self.lb.port, "/", {"X-User-Id": "warm"})
+        base = rss_kib(self.lb.proc.pid)
+        socks = []
+        try:
+            for _ in range(n):
+                socks.append(socket.create_connection(("127.0.0.1", self.lb.port), timeout=10))
+            # Every one is accepted and served: a request on the last ones still works.
+            with Conn(self.lb.port) as c:
+                self.assertEqual(c.request("GET", "/", {"X-User-Id": "k"}).status, 200)
+            socks[-1].sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-User-Id: k\r\n\r\n")
+            self.assertTrue(socks[-1].recv(100).startswith(b"HTTP/1.1 200"))
+            grown = rss_kib(self.lb.proc.pid) - base
+            print(f"\n{n} idle connections: RSS +{grown} KiB ({grown * 1024 / n:.0f} bytes each)")
+            self.assertLess(grown, 64 * 1024)
+        finally:
+            for s in socks:
+                s.close()
+
+
+class MaxConnectionsTest(E2E):
+    def setUp(self):
+        super().setUp()
+        self.start_backends(1)
+        self.start_lb(workers=1, limits={"max_connections": 3})
+
+    def test_accept_pauses_at_limit_and_resumes(self):
+        held = [Conn(self.lb.port) for _ in range(3)]
+        for c in held:   # all three are being served
+            self.assertEqual(c.request("GET", "/", {"X-User-Id": "a"}).status, 200)
+        waiting = Conn(self.lb.port)   # completes the TCP handshake in the kernel backlog
+        waiting.send(b"GET / HTTP/1.1\r\nHost: a\r\nX-User-Id: b\r\n\r\n")
+        waiting.sock.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            waiting.sock.recv(100)
+        # Existing connections keep working at the limit.
+        self.assertEqual(held[0].request("GET", "/", {"X-User-Id": "a"}).status, 200)
+        held[0].close()
+        waiting.sock.settimeout(10)
+        self.assertEqual(waiting.read_response().status, 200)
+        for c in held[1:] + [waiting]:
+            c.close()
+
+
+class GracefulShutdownTest(E2E):
+    def setUp(self):
+        super().setUp()
+        self.start_backends(1)
+        self.start_lb(timeouts={"shutdown_grace": "10s"})
+
+    def test_sigterm_finishes_in_flight_requests(self):
+        results = []
+        idle = Conn(self.lb.port)   # an idle keep-alive client is closed at once
+        self.assertEqual(idle.request("GET", "/", {"X-User-Id": "i"}).status, 200)
+
+        def slow():
+            with Conn(self.lb.port) as c:
+                results.append(c.request("GET", "/slow?ms=1500", {"X-User-Id": "s"}))
+
+        threads = [threading.Thread(target=slow) for _ in range(3)]
+        for t in threads:
+            t.start()
+        # In flight = ringlb has connected to the backend for each of them.
+        backend_pid = self.backends[0].proc.pid
+        wait_until(lambda: _sockets(backend_pid) >= 1 + 3, what="requests in flight")
+        start = time.monotonic()
+        self.lb.proc.send_signal(signal.SIGTERM)
+        self.assertTrue(idle.is_closed(timeout=5))
+        wait_until(lambda: not _accepts(self.lb.port), timeout=5, what="listener closed")
+        for t in threads:
+            t.join()
+        self.assertEqual([r.status for r in results], [200, 200, 200])
+        for r in results:
+            self.assertEqual(r.header("connection"), "close")
+        self.assertEqual(self.lb.proc.wait(timeout=15), 0)
+        self.assertLess(time.monotonic() - start, 10)
+
+
+def _sockets(pid):
+    """Open sockets of a process (its listener plus accepted connections)."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def _accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,47 @@
+#include "ringlb/forward.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using ringlb::http_parser;
+
+TEST(Forward, RequestDropsHopByHopAndAddsForwardedHeaders) {
+    const std::string in =
+        "GET /p HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Drop, Content-Length\r\nX-Drop: 1\r\n"
+        "Keep-Alive: 5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Authorization: x\r\nExpect: 100-continue\r\n"
+        "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n";
+    http_parser p{http_parser::type::request};
+    ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_backend_request(p, "192.0.2.7", out);
+    EXPECT_EQ(out,
+              "GET /p HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Keep: 2\r\n"
+              "Content-Length: 0\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+
+TEST(Forward, AbsoluteFormBecomesOriginFormWithItsAuthorityAsHost) {
+    const std::string in = "GET http://example.com:81/a?b=1 HTTP/1.1\r\nHost: other\r\n\r\n";
+    http_parser p{http_parser::type::request};
+    ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_backend_request(p, "::1", out);
+    EXPECT_EQ(out,
+              "GET /a?b=1 HTTP/1.1\r\nHost: example.com:81\r\nX-Forwarded-For: ::1\r\nX-Forwarded-Proto: "
+              "http\r\n\r\n");
+}
+
+TEST(Forward, ResponseKeepsFramingAndAddsConnectionClose) {
+    const std::string in =
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+        "Transfer-Encoding: chunked\r\nX-App: 1\r\n\r\n";
+    http_parser p{http_parser::type::response};
+    ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_client_response(p, "HTTP/1.1 200 OK", {.close = true}, out);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-App: 1\r\nConnection: close\r\n\r\n");
+}
+
+}  // namespace

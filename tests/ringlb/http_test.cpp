@@ -1,0 +1,107 @@
+#include "ringlb/http.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using ringlb::http_parser;
+
+http_parser::result feed_all(http_parser& p, const std::string& s) {
+    return p.feed(s.data(), s.size());
+}
+
+TEST(HttpParser, HeadThenMessageBoundariesForPipelining) {
+    http_parser p{http_parser::type::request};
+    const std::string two =
+        "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-User-Id:  u1 \r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+    auto r = feed_all(p, two);
+    ASSERT_EQ(r.what, http_parser::event::head_complete);
+    EXPECT_EQ(p.target(), "/a?x=1");
+    EXPECT_EQ(p.header_value("x-user-id"), "u1");
+    EXPECT_TRUE(p.keep_alive());
+    const auto head = r.consumed;
+    r = p.feed(two.data() + head, two.size() - head);
+    ASSERT_EQ(r.what, http_parser::event::message_complete);
+    EXPECT_EQ(r.consumed, 0u);  // no body: the next request starts right after the head
+}
+
+TEST(HttpParser, ChunkedBodyEndsExactly) {
+    http_parser p{http_parser::type::request};
+    const std::string s =
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nNEXT";
+    auto r = feed_all(p, s);
+    ASSERT_EQ(r.what, http_parser::event::head_complete);
+    EXPECT_TRUE(p.chunked());
+    const auto head = r.consumed;
+    r = p.feed(s.data() + head, s.size() - head);
+    ASSERT_EQ(r.what, http_parser::event::message_complete);
+    EXPECT_EQ(s.substr(head + r.consumed), "NEXT");
+    EXPECT_EQ(p.body_bytes(), 3u);
+}
+
+TEST(HttpParser, RejectsSmugglingShapes) {
+    for (const std::string& bad : std::initializer_list<std::string>{
+             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+             "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+             "GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+             std::string("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 38),
+         }) {
+        http_parser p{http_parser::type::request};
+        auto r = feed_all(p, bad);
+        if (r.what == http_parser::event::head_complete)
+            r = p.feed(bad.data() + r.consumed, bad.size() - r.consumed);
+        EXPECT_EQ(r.what, http_parser::event::error) << bad;
+        EXPECT_EQ(p.error_status(), 400);
+    }
+}
+
+TEST(HttpParser, InvalidChunkSizeIsAnError) {
+    http_parser p{http_parser::type::request};
+    const std::string s = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    auto r = feed_all(p, s);
+    ASSERT_EQ(r.what, http_parser::event::head_complete);
+    r = p.feed(s.data() + r.consumed, s.size() - r.consumed);
+    EXPECT_EQ(r.what, http_parser::event::error);
+}
+
+TEST(HttpParser, HeadResponseHasNoBodyAndUntilEofIsDetected) {
+    http_parser p{http_parser::type::response};
+    p.reset(true);
+    const std::string s = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+    auto r = feed_all(p, s);
+    ASSERT_EQ(r.what, http_parser::event::head_complete);
+    EXPECT_EQ(r.consumed, s.size());
+    EXPECT_EQ(p.feed(s.data() + s.size(), 0).what, http_parser::event::message_complete);
+
+    http_parser q{http_parser::type::response};
+    const std::string e = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody";
+    r = feed_all(q, e);
+    ASSERT_EQ(r.what, http_parser::event::head_complete);
+    EXPECT_TRUE(q.body_until_eof());
+    EXPECT_TRUE(q.finish());
+}
+
+TEST(HttpParser, SplitHeadAcrossFeedsKeepsViews) {
+    const std::string s = "GET /path HTTP/1.1\r\nHost: example\r\nX-Long-Name: value\r\n\r\n";
+    http_parser p{http_parser::type::request};
+    std::size_t parsed = 0;
+    http_parser::result r{};
+    for (std::size_t end = 1; end <= s.size(); ++end) {  // one byte at a time
+        r = p.feed(s.data() + parsed, end - parsed);
+        parsed += r.consumed;
+        if (r.what == http_parser::event::head_complete) break;
+    }
+    ASSERT_EQ(r.what, http_parser::event::head_complete);
+    EXPECT_EQ(p.target(), "/path");
+    EXPECT_EQ(p.header_value("X-LONG-NAME"), "value");
+}
+
+TEST(HttpHelpers, ListContainsIsCaseAndSpaceInsensitive) {
+    EXPECT_TRUE(ringlb::list_contains("keep-alive, X-Foo", "x-foo"));
+    EXPECT_FALSE(ringlb::list_contains("keep-alive, X-Foobar", "x-foo"));
+}
+
+}  // namespace
