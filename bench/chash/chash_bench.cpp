@@ -47,23 +47,6 @@ const std::vector<std::string>& keys() {
     return pool;
 }
 
-std::size_t memory_of(const chash::algorithm& a) {
-    switch (a.kind()) {
-        case kind::ring:
-            return static_cast<const chash::ring&>(a).memory_bytes();
-        case kind::ketama:
-            return static_cast<const chash::ketama&>(a).points().size() * sizeof(chash::ketama::point);
-        case kind::maglev:
-            return static_cast<const chash::maglev&>(a).table().size() * sizeof(std::uint32_t);
-        case kind::rendezvous:
-            return a.size() * 16;
-        case kind::jump:
-        case kind::modulo:
-            return a.size() * sizeof(std::uint32_t);
-    }
-    return 0;
-}
-
 void bm_pick(benchmark::State& state, kind k, std::size_t n) {
     const auto algo = chash::make(k, make_nodes(n));
     const auto& pool = keys();
@@ -106,7 +89,7 @@ void bm_build(benchmark::State& state, kind k, std::size_t n) {
     std::size_t bytes = 0;
     for (auto _ : state) {
         const auto algo = chash::make(k, nodes);
-        bytes = memory_of(*algo);
+        bytes = algo->memory_bytes();
         benchmark::DoNotOptimize(algo.get());
     }
     state.counters["bytes_per_node"] = static_cast<double>(bytes) / static_cast<double>(n);

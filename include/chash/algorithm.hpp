@@ -66,6 +66,9 @@ public:
     /// weights, independent of node order): equal fingerprints route every key alike.
     [[nodiscard]] virtual std::uint64_t fingerprint() const noexcept = 0;
 
+    /// Bytes of lookup state held (points, tables, per-node records), for capacity planning.
+    [[nodiscard]] virtual std::size_t memory_bytes() const noexcept = 0;
+
     [[nodiscard]] std::size_t pick(std::string_view key) const noexcept { return pick_hashed(hash_key(key)); }
 };
 

@@ -38,6 +38,7 @@ public:
     std::size_t pick_hashed(std::uint64_t key_hash) const noexcept override;
     std::size_t candidates(std::uint64_t key_hash, std::span<std::size_t> out) const noexcept override;
     std::uint64_t fingerprint() const noexcept override { return fingerprint_; }
+    std::size_t memory_bytes() const noexcept override { return points_.capacity() * sizeof(point); }
 
     [[nodiscard]] std::span<const point> points() const noexcept { return points_; }
 

@@ -34,6 +34,7 @@ public:
     }
     std::size_t candidates(std::uint64_t key_hash, std::span<std::size_t> out) const noexcept override;
     std::uint64_t fingerprint() const noexcept override { return fingerprint_; }
+    std::size_t memory_bytes() const noexcept override { return table_.capacity() * sizeof(std::uint32_t); }
 
     [[nodiscard]] std::span<const std::uint32_t> table() const noexcept { return table_; }
 

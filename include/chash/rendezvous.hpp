@@ -27,6 +27,7 @@ public:
     std::size_t pick_hashed(std::uint64_t key_hash) const noexcept override;
     std::size_t candidates(std::uint64_t key_hash, std::span<std::size_t> out) const noexcept override;
     std::uint64_t fingerprint() const noexcept override { return fingerprint_; }
+    std::size_t memory_bytes() const noexcept override { return members_.capacity() * sizeof(member); }
 
 private:
     struct member {

@@ -47,8 +47,8 @@ public:
 
     [[nodiscard]] const std::vector<node>& nodes() const noexcept { return nodes_; }
     [[nodiscard]] std::span<const point> points() const noexcept { return points_; }
-    /// Bytes held by the points and the index.
-    [[nodiscard]] std::size_t memory_bytes() const noexcept;
+    /// Bytes held by the points, the index and the node list.
+    std::size_t memory_bytes() const noexcept override;
 
 private:
     ring() = default;

@@ -155,3 +155,18 @@ TEST(maglev, equal_weights_differ_by_at_most_one_slot) {
 
 }  // namespace
 }  // namespace chash::test
+
+namespace chash::test {
+namespace {
+
+TEST(memory_bytes, reports_what_the_structure_holds) {
+    const auto nodes = make_nodes(50);
+    EXPECT_GE(ring::build(nodes).memory_bytes(), 50u * 160 * sizeof(ring::point));
+    EXPECT_GT(ring::build(nodes, {.vnodes_per_weight = 320}).memory_bytes(),
+              ring::build(nodes).memory_bytes());
+    EXPECT_EQ(maglev::build(nodes, {.table_size = 65537}).memory_bytes(), 65537u * sizeof(std::uint32_t));
+    for (kind k : all_kinds()) EXPECT_GT(make(k, nodes)->memory_bytes(), 0u) << to_string(k);
+}
+
+}  // namespace
+}  // namespace chash::test

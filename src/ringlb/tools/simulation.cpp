@@ -134,15 +134,6 @@ double ideal_moved_fraction(std::span<const chash::node> before, std::span<const
     return std::max(0.0, 1.0 - kept);
 }
 
-std::size_t memory_bytes(const chash::algorithm& algo) {
-    if (const auto* r = dynamic_cast<const chash::ring*>(&algo)) return r->memory_bytes();
-    if (const auto* k = dynamic_cast<const chash::ketama*>(&algo)) return k->points().size_bytes();
-    if (const auto* m = dynamic_cast<const chash::maglev*>(&algo)) return m->table().size_bytes();
-    // The others keep one small record per node: rendezvous an id hash and a weight
-    // (16 bytes), jump and modulo a bucket -> node index (4 bytes).
-    return algo.size() * (algo.kind() == chash::kind::rendezvous ? 16 : 4);
-}
-
 simulation simulate(const scenario& s) {
     simulation r;
     r.algorithm = s.before.algorithm;
@@ -157,7 +148,7 @@ simulation simulate(const scenario& s) {
     const auto start = clock_type::now();
     const auto before = s.before.build();
     r.build_ms = elapsed_ms(start);
-    r.memory_bytes = memory_bytes(*before);
+    r.memory_bytes = before->memory_bytes();
     if (s.measure_lookup) r.lookup_ns = measure_lookup_ns(*before, s.keys);
 
     const bool has_change = !s.remove.empty() || !s.add.empty();
