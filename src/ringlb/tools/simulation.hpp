@@ -91,10 +91,6 @@ struct simulation {
 /// `after` (matched by id): 1 - sum over staying nodes of min(share before, share after).
 [[nodiscard]] double ideal_moved_fraction(std::span<const chash::node> before, std::span<const chash::node> after);
 
-/// Bytes held by a built placement (ring points and index, ketama points, maglev table, or
-/// the per-node arrays of rendezvous, jump and modulo).
-[[nodiscard]] std::size_t memory_bytes(const chash::algorithm& algo);
-
 /// Writes "key-<i>" into `buf` and returns it as a view (the keys of every simulation).
 [[nodiscard]] std::string_view simulated_key(std::uint64_t i, std::array<char, 32>& buf) noexcept;
 
