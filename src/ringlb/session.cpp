@@ -428,9 +428,26 @@ asio::awaitable<bool> session::serve_one() {
             asio::buffer(out_), asio::buffer(in.data() + body_begin, body_end - body_begin)};
         co_await asio::async_write(ex.conn->socket, head_and_body, use_ec(ec));
         bool backend_write_failed = static_cast<bool>(ec);
+        if (backend_write_failed) {
+            // Nothing was streamed from the client yet (every byte sent is still in `in`),
+            // and a partial request cannot have been acted on: any method may move on.
+            ex.conn.reset();
+            upstream_ = nullptr;
+            if (reused) {
+                fresh_only = true;  // the backend closed an idle connection under us
+                continue;
+            }
+            b.state->record_failure(steady_clock::now());
+            tried.add(chosen);
+            if (rec.retries < cfg.routing.retries) {
+                ++rec.retries;
+                continue;
+            }
+            co_return co_await reply_error(rec, 502, true);
+        }
 
         // 5. Stream the rest of the body: client -> backend, bounded by one buffer.
-        if (!complete && !backend_write_failed) {
+        if (!complete) {
             in.clear();  // everything buffered was consumed and sent
             body_begin = body_end = 0;
             for (;;) {
@@ -460,7 +477,7 @@ asio::awaitable<bool> session::serve_one() {
                 in.clear();
             }
         } else {
-            request_sent = !backend_write_failed;
+            request_sent = true;
         }
 
         // 6. The response head.
