@@ -4,6 +4,7 @@
 // Exit codes: 0 success; 1 an invalid config (`check`) or a runtime failure; 2 bad usage
 // or bad input (unknown option, malformed value), reported on one line of stderr.
 #include "ringlb/check.hpp"
+#include "ringlb/demo/command.hpp"
 #include "ringlb/serve.hpp"
 #include "ringlb/tools/commands.hpp"
 
@@ -17,6 +18,7 @@ namespace {
 constexpr const char* footer = R"(Examples:
   ringlb check -c ringlb.toml                  validate a config, list every error
   ringlb serve -c ringlb.toml                  run the proxy (SIGHUP reloads, SIGTERM drains)
+  ringlb demo --traffic 10s                    4 demo backends + balancer: consistent hashing in numbers
   printf 'user-1\nuser-2\n' | ringlb map -c ringlb.toml
   ringlb simulate --algorithm ring --nodes 100 --remove 1
   ringlb simulate --compare --nodes 100 --remove 1
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
     check->add_option("-c,--config", check_config, "Config file (TOML)")->required()->type_name("FILE");
 
     ringlb::tools::commands tools{app};
+    ringlb::demo::command demo{app};
 
     if (argc <= 1) {
         std::cerr << app.help();
@@ -67,5 +70,6 @@ int main(int argc, char** argv) {
 
     if (serve->parsed()) return ringlb::serve_main(serve_config);
     if (check->parsed()) return ringlb::check_main(check_config, std::cout, std::cerr);
+    if (demo.parsed()) return demo.run();
     return tools.run(std::cout, std::cerr);
 }

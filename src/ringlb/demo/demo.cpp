@@ -1,0 +1,330 @@
+// ringlb demo: orchestration. The balancer is the real serve_main on its own thread; it
+// stops on SIGTERM/SIGINT like in production, so the demo stops it by raising SIGTERM.
+#include "ringlb/demo/demo.hpp"
+
+#include "ringlb/demo/movement.hpp"
+#include "ringlb/demo/traffic.hpp"
+#include "ringlb/demo/traffic_report.hpp"
+#include "ringlb/serve.hpp"
+
+#include <fmt/format.h>
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/signal_set.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace ringlb::demo {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+void say(const std::string& text) {
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+}
+
+// SIGINT/SIGTERM for the whole demo, on a thread of its own. asio delivers a signal to every
+// signal_set registered for it, so serve_main's own set sees the same Ctrl-C.
+// Thread-safety: every member may be called from any thread (state under mutex_).
+class stop_signal {
+public:
+    stop_signal() {
+        arm();
+        thread_ = std::thread{[this] { io_.run(); }};
+    }
+    ~stop_signal() {
+        io_.stop();
+        thread_.join();
+    }
+    stop_signal(const stop_signal&) = delete;
+    stop_signal& operator=(const stop_signal&) = delete;
+
+    [[nodiscard]] bool requested() const {
+        std::lock_guard lock{mutex_};
+        return requested_;
+    }
+    /// Waits until a stop is requested, notify() is called, or `d` passes; returns requested().
+    bool wait_for(std::chrono::milliseconds d) {
+        std::unique_lock lock{mutex_};
+        cv_.wait_for(lock, d, [this] { return requested_ || notified_; });
+        notified_ = false;
+        return requested_;
+    }
+    /// Wakes wait_for (e.g. the balancer thread ended).
+    void notify() {
+        {
+            std::lock_guard lock{mutex_};
+            notified_ = true;
+        }
+        cv_.notify_all();
+    }
+    /// Runs `f` on the signal thread when a stop is requested (replacing any previous one).
+    void on_stop(std::function<void()> f) {
+        std::lock_guard lock{mutex_};
+        on_stop_ = std::move(f);
+        if (requested_ && on_stop_) on_stop_();
+    }
+    /// Signals raised by the demo itself to stop the balancer are not a user's Ctrl-C.
+    void expect_own_signal() {
+        std::lock_guard lock{mutex_};
+        own_signal_ = true;
+    }
+
+private:
+    void arm() {
+        signals_.async_wait([this](const asio::error_code& ec, int sig) {
+            if (ec) return;
+            std::function<void()> f;
+            {
+                std::lock_guard lock{mutex_};
+                if (!own_signal_ && !requested_)
+                    std::fprintf(stderr, "\nringlb demo: %s, stopping\n",
+                                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+                requested_ = true;
+                f = on_stop_;
+            }
+            cv_.notify_all();
+            if (f) f();
+            arm();
+        });
+    }
+
+    asio::io_context io_{1};
+    asio::signal_set signals_{io_, SIGINT, SIGTERM};
+    std::thread thread_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    bool requested_ = false;
+    bool notified_ = false;
+    bool own_signal_ = false;
+    std::function<void()> on_stop_;
+};
+
+// The config serve_main reads, in a private temporary file removed on scope exit.
+class temp_config {
+public:
+    explicit temp_config(const std::string& text) {
+        char name[] = "/tmp/ringlb-demo-XXXXXX.toml";
+        const int fd = ::mkstemps(name, 5);
+        if (fd < 0) throw std::runtime_error("cannot create a temporary config file in /tmp");
+        path_ = name;
+        const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+        ::close(fd);
+        if (!ok) {
+            ::unlink(path_.c_str());
+            throw std::runtime_error("cannot write " + path_);
+        }
+    }
+    ~temp_config() { ::unlink(path_.c_str()); }
+    temp_config(const temp_config&) = delete;
+    temp_config& operator=(const temp_config&) = delete;
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
+};
+
+bool accepts_connections(const endpoint& at) {
+    asio::io_context io{1};
+    asio::ip::tcp::socket s{io};
+    asio::error_code ec;
+    s.connect({asio::ip::make_address(at.host, ec), at.port}, ec);
+    return !ec;
+}
+
+// The balancer: serve_main on its own thread.
+class balancer {
+public:
+    balancer(const std::string& config_path, stop_signal& stop) : stop_{stop} {
+        finished_ = ended_.get_future();
+        thread_ = std::thread{[this, config_path] {
+            status_ = serve_main(config_path);
+            done_ = true;
+            ended_.set_value();
+            stop_.notify();
+        }};
+    }
+    ~balancer() { this->stop(); }
+    balancer(const balancer&) = delete;
+    balancer& operator=(const balancer&) = delete;
+
+    /// Polls until the listener accepts; false when serve_main ended or a stop came first.
+    bool wait_ready(const endpoint& at) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (done_ || stop_.requested()) return false;
+            if (accepts_connections(at)) return !done_;
+            stop_.wait_for(20ms);
+        }
+        return false;
+    }
+    /// Whether serve_main has returned (on its own: a failure; or after stop()).
+    [[nodiscard]] bool done() const noexcept { return done_; }
+    /// Stops serve_main and joins it; returns its exit status. A Ctrl-C already reached
+    /// serve_main's own signal_set, so give it its grace period before raising SIGTERM.
+    int stop() {
+        if (!thread_.joinable()) return status_;
+        if (!stop_.requested()) {
+            stop_.expect_own_signal();
+            std::raise(SIGTERM);
+        }
+        // If serve_main had not yet installed its handler when the signal came (startup),
+        // it missed it: raise again until it ends.
+        while (finished_.wait_for(3s) != std::future_status::ready) {
+            {
+                stop_.expect_own_signal();
+                std::raise(SIGTERM);
+            }
+        }
+        thread_.join();
+        return status_;
+    }
+
+private:
+    stop_signal& stop_;
+    std::promise<void> ended_;
+    std::future<void> finished_;
+    std::thread thread_;
+    std::atomic<bool> done_{false};
+    int status_ = 0;
+};
+
+std::vector<app_spec> app_specs(const config& cfg) {
+    std::vector<app_spec> specs;
+    for (const backend_config& b : cfg.backends) specs.push_back({b.id, b.address});
+    return specs;
+}
+
+traffic_result run_phase(const demo_options& opts, const config& cfg, bool keyed, app_servers& apps,
+                         stop_signal& stop) {
+    apps.reset();  // both policies start with cold caches
+    traffic_options t;
+    t.target = cfg.server.listen;
+    t.length = *opts.traffic;
+    t.connections = opts.connections;
+    t.users = opts.users;
+    t.zipf_exponent = opts.zipf_exponent;
+    t.keyed = keyed;
+    traffic_generator gen{t};
+    stop.on_stop([&gen] { gen.stop(); });
+    traffic_result r = gen.run();
+    stop.on_stop({});
+    return r;
+}
+
+int run_traffic(const demo_options& opts, const config& cfg, app_servers& apps, stop_signal& stop) {
+    const std::string length = fmt::format("{:.1f} s", static_cast<double>(opts.traffic->count()) / 1000.0);
+    say(fmt::format(
+        "\nTraffic: {} connections, {} users with Zipf({}) popularity, each backend caching {} users, "
+        "a miss costing {} ms.\n{} with consistent hashing (X-User-Id), then {} with round-robin (no "
+        "key)...\n\n",
+        opts.connections, opts.users, opts.zipf_exponent, opts.app.cache_users, opts.app.miss_cost.count(),
+        length, length));
+    const traffic_result hashed = run_phase(opts, cfg, true, apps, stop);
+    say(format_traffic(
+            fmt::format("consistent hashing ({}, X-User-Id)", chash::to_string(cfg.routing.algorithm)),
+            hashed) +
+        "\n");
+    if (stop.requested()) return 0;
+    const traffic_result keyless = run_phase(opts, cfg, false, apps, stop);
+    say(format_traffic("round-robin (no key)", keyless) + "\n");
+    if (stop.requested()) return 0;
+    say(format_comparison(hashed, keyless) + "\n");
+
+    const auto nodes = chash_nodes(cfg);
+    const auto effects =
+        removal_effects(cfg.routing.algorithm, nodes, chash_options(cfg.routing), opts.users);
+    const auto modulo = removal_effects(chash::kind::modulo, nodes, {}, opts.users);
+    say(format_removals(chash::to_string(cfg.routing.algorithm), effects, modulo, opts.users));
+    return hashed.requests > 0 && keyless.requests > 0 ? 0 : 1;
+}
+
+std::string port_range(const config& cfg) {
+    return fmt::format("{}:{}-{}", cfg.backends.front().address.host, cfg.backends.front().address.port,
+                       cfg.backends.back().address.port);
+}
+
+}  // namespace
+
+int demo_main(const demo_options& opts) {
+    if (opts.print_config) {
+        say(demo_config_text(opts.ports));
+        return 0;
+    }
+    const config cfg = demo_config(opts.ports);
+    // Installed first, so a Ctrl-C at any point from here stops the demo in order instead
+    // of killing it half-started.
+    stop_signal stop;
+
+    std::optional<app_servers> apps;
+    try {
+        apps.emplace(app_specs(cfg), opts.app);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ringlb demo: cannot listen on %s: %s (choose others with --backend-port)\n",
+                     port_range(cfg).c_str(), e.what());
+        return 1;
+    }
+    apps->start();
+    say(fmt::format(
+        "ringlb demo: backends app-1..app-{} on {}, each caching up to {} users; a miss costs {} ms\n",
+        cfg.backends.size(), port_range(cfg), opts.app.cache_users, opts.app.miss_cost.count()));
+    if (opts.backends_only) {
+        say("ringlb demo: backends only; Ctrl-C stops\n");
+        while (!stop.wait_for(1h)) {
+        }
+        return 0;
+    }
+
+    const temp_config file{demo_config_text(opts.ports)};
+    balancer lb{file.path(), stop};
+    if (!lb.wait_ready(cfg.server.listen)) {
+        const bool interrupted = stop.requested();
+        const int status = lb.stop();
+        if (interrupted) return 0;
+        std::fprintf(stderr,
+                     "ringlb demo: the balancer did not start on %s:%u (choose another with --port)\n",
+                     cfg.server.listen.host.c_str(), cfg.server.listen.port);
+        return status != 0 ? status : 1;
+    }
+    const unsigned port = cfg.server.listen.port;
+    say(
+        fmt::format("ringlb demo: balancer on http://{}:{} ({}, key = X-User-Id header); config: ringlb demo "
+                    "--print-config\n",
+                    cfg.server.listen.host, port, chash::to_string(cfg.routing.algorithm)));
+
+    int status = 0;
+    if (opts.traffic) {
+        status = run_traffic(opts, cfg, *apps, stop);
+    } else {
+        say(fmt::format(R"(
+Try:
+  curl -H 'X-User-Id: alice' localhost:{0}/    # twice: the same backend, and a cache hit
+  curl -H 'X-User-Id: bob' localhost:{0}/      # another user, maybe another backend
+  curl 'localhost:{0}/?user=alice'             # no key: round-robin, a miss on each backend
+  ringlb demo --traffic 10s                     # the numbers: consistent hashing vs round-robin
+
+Ctrl-C stops.
+)",
+                        port));
+        while (!stop.wait_for(1h) && !lb.done()) {
+        }
+    }
+    const int lb_status = lb.stop();
+    apps->stop();
+    say("ringlb demo: stopped\n");
+    return status != 0 ? status : lb_status;
+}
+
+}  // namespace ringlb::demo
