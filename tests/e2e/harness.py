@@ -312,10 +312,15 @@ class E2E(unittest.TestCase):
         self.lb = None
 
     def tearDown(self):
-        if self.lb is not None:
-            self.lb.stop()
+        code = None
+        if self.lb is not None and self.lb.proc.returncode is None:
+            log = self.lb.log()
+            code = self.lb.stop()
         for b in self.backends:
             b.stop()
+        # A clean SIGTERM exit is 0; a sanitizer report at exit (leak, UB) makes it non-zero.
+        if code is not None:
+            self.assertEqual(code, 0, "ringlb did not exit cleanly:\n" + log[-4000:])
 
     def start_backends(self, n, prefix="app-"):
         for i in range(1, n + 1):
