@@ -14,13 +14,14 @@ constexpr double chart_height = 440;
 constexpr double margin_left = 90;
 constexpr double margin_right = 30;
 constexpr double margin_top = 56;
-constexpr double margin_bottom = 110;   // rotated node labels and the x axis label
+constexpr double margin_bottom = 110;  // rotated node labels and the x axis label
 constexpr const char* axis_colour = "#333333";
 constexpr const char* grid_colour = "#e5e5e5";
 constexpr const char* bar_colour = "#4e79a7";
 constexpr const char* accent_colour = "#e15759";
 constexpr const char* reference_colour = "#f28e2b";
-constexpr std::array<const char*, 6> palette{"#4e79a7", "#e15759", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2"};
+constexpr std::array<const char*, 6> palette{"#4e79a7", "#e15759", "#59a14f",
+                                             "#b07aa1", "#f28e2b", "#76b7b2"};
 
 // Fixed, locale-independent number formatting: the output is golden-tested.
 std::string num(double v) {
@@ -57,8 +58,8 @@ public:
         out_ += "/>\n";
     }
     void rect(double x, double y, double w, double h, std::string_view fill, std::string_view tooltip = {}) {
-        out_ += "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" + num(h) +
-                "\" fill=\"" + std::string{fill} + "\"";
+        out_ += "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" +
+                num(h) + "\" fill=\"" + std::string{fill} + "\"";
         if (tooltip.empty()) {
             out_ += "/>\n";
         } else {
@@ -79,10 +80,12 @@ public:
     }
     // anchor: start | middle | end; rotate in degrees around (x, y).
     void text(double x, double y, std::string_view s, double size, std::string_view anchor = "start",
-              double rotate = 0, std::string_view weight = "normal") {
-        out_ += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + num(size) + "\" text-anchor=\"" +
-                std::string{anchor} + "\"";
+              double rotate = 0, std::string_view weight = "normal", bool halo = false) {
+        out_ += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + num(size) +
+                "\" text-anchor=\"" + std::string{anchor} + "\"";
         if (weight != "normal") out_ += " font-weight=\"" + std::string{weight} + "\"";
+        // A white outline under the glyphs keeps a label readable where it crosses a line.
+        if (halo) out_ += " stroke=\"#ffffff\" stroke-width=\"4\" paint-order=\"stroke\"";
         if (rotate != 0) out_ += " transform=\"rotate(" + num(rotate) + " " + num(x) + " " + num(y) + ")\"";
         out_ += ">" + xml_escape(s) + "</text>\n";
     }
@@ -95,7 +98,7 @@ private:
 
 // The plotting area of one chart, offset vertically by its position in the stack.
 struct frame {
-    double top;   // of the chart, in document coordinates
+    double top;  // of the chart, in document coordinates
     double left() const { return margin_left; }
     double right() const { return chart_width - margin_right; }
     double plot_top() const { return top + margin_top; }
@@ -123,7 +126,7 @@ void draw_frame(canvas& c, const frame& f, std::string_view title, std::string_v
 
 void draw_reference(canvas& c, const frame& f, double y, std::string_view label) {
     c.line(f.left(), y, f.right(), y, reference_colour, 2, "6 4");
-    c.text(f.right() - 4, y - 6, label, 12, "end");
+    c.text(f.right() - 4, y - 6, label, 12, "end", 0, "normal", true);
 }
 
 void draw(canvas& c, const frame& f, const bar_chart& chart) {
@@ -201,6 +204,7 @@ void draw(canvas& c, const frame& f, const line_chart& chart) {
         c.text(x, f.plot_bottom() + 18, num(first[i].first), 11, "end", -45);
     }
     if (chart.reference) draw_reference(c, f, y_of(*chart.reference), chart.reference_label);
+    double legend_x = f.left() + 12;
     for (std::size_t k = 0; k < chart.lines.size(); ++k) {
         const auto& s = chart.lines[k];
         const char* colour = palette[k % palette.size()];
@@ -212,9 +216,11 @@ void draw(canvas& c, const frame& f, const line_chart& chart) {
                      s.name + ": " + num(s.points[i].first) + " -> " + num(s.points[i].second));
         }
         if (chart.lines.size() > 1 || !s.name.empty()) {
-            const double ly = f.plot_top() + 8 + 18 * static_cast<double>(k);
-            c.line(f.left() + 12, ly, f.left() + 36, ly, colour, 2);
-            c.text(f.left() + 42, ly + 4, s.name, 12);
+            // The legend sits in the margin above the plot, one row, so it never hides data.
+            const double ly = f.plot_top() - 16;
+            c.line(legend_x, ly, legend_x + 24, ly, colour, 2);
+            c.text(legend_x + 30, ly + 4, s.name, 12);
+            legend_x += 30 + 7 * static_cast<double>(s.name.size()) + 24;
         }
     }
 }
@@ -247,12 +253,23 @@ std::string xml_escape(std::string_view s) {
     out.reserve(s.size());
     for (const char ch : s) {
         switch (ch) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out += ch;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            default:
+                out += ch;
         }
     }
     return out;
@@ -262,8 +279,8 @@ std::string render(std::span<const chart> charts) {
     canvas c;
     const double height = chart_height * static_cast<double>(std::max<std::size_t>(charts.size(), 1));
     c.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    c.raw("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(chart_width) + "\" height=\"" + num(height) +
-          "\" viewBox=\"0 0 " + num(chart_width) + " " + num(height) +
+    c.raw("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(chart_width) + "\" height=\"" +
+          num(height) + "\" viewBox=\"0 0 " + num(chart_width) + " " + num(height) +
           "\" font-family=\"Helvetica, Arial, sans-serif\">\n");
     c.rect(0, 0, chart_width, height, "#ffffff");
     for (std::size_t i = 0; i < charts.size(); ++i) {
