@@ -59,9 +59,12 @@ public:
         asio::signal_set signals{io_, SIGTERM, SIGINT, SIGHUP};
         wait_signal(signals);
         for (auto& w : workers_) threads_.emplace_back([&w = *w] { w.run(); });
-        std::fprintf(stderr, "ringlb: serving on %s:%u with %u workers, %zu backends (%s)\n",
-                     cfg.server.listen.host.c_str(), cfg.server.listen.port, n, current_->backends().size(),
-                     std::string(chash::to_string(cfg.routing.algorithm)).c_str());
+        std::fprintf(
+            stderr,
+            "ringlb: serving on %s:%u with %u workers, %zu backends (%s, placement fingerprint %016llx)\n",
+            cfg.server.listen.host.c_str(), cfg.server.listen.port, n, current_->backends().size(),
+            std::string(chash::to_string(cfg.routing.algorithm)).c_str(),
+            static_cast<unsigned long long>(current_->algorithm().fingerprint()));
         io_.run();
         for (auto& t : threads_) t.join();
         workers_.clear();
@@ -108,8 +111,10 @@ private:
         }
         current_ = snap;
         for (auto& w : workers_) w->publish(snap);
-        std::fprintf(stderr, "ringlb: reloaded %s: %zu backends, generation %llu\n", path_.c_str(),
-                     snap->backends().size(), static_cast<unsigned long long>(snap->generation()));
+        std::fprintf(
+            stderr, "ringlb: reloaded %s: %zu backends, generation %llu, placement fingerprint %016llx\n",
+            path_.c_str(), snap->backends().size(), static_cast<unsigned long long>(snap->generation()),
+            static_cast<unsigned long long>(snap->algorithm().fingerprint()));
     }
 
     std::string path_;

@@ -1,6 +1,6 @@
 // The CLI contract of check, map, simulate and plan: exit statuses and one-line errors.
-#include "ringlb/check.hpp"
 #include "ringlb/tools/commands.hpp"
+#include "ringlb/check.hpp"
 
 #include <gtest/gtest.h>
 
@@ -36,9 +36,13 @@ outcome run_tool(const std::string& args) {
     return o;
 }
 
-std::string example_config() { return std::string{RINGLB_TEST_DATA_DIR} + "/../../examples/ringlb.toml"; }
+std::string example_config() {
+    return std::string{RINGLB_TEST_DATA_DIR} + "/../../examples/ringlb.toml";
+}
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t lines(const std::string& s) {
+    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST(check_command, the_shipped_example_is_valid) {
     std::ostringstream out, err;
@@ -47,14 +51,36 @@ TEST(check_command, the_shipped_example_is_valid) {
     EXPECT_EQ(err.str(), "");
 }
 
+TEST(check_command, fingerprint_ignores_backend_order_and_sees_weights) {
+    const auto fingerprint_of = [](const std::string& backends) {
+        const std::string path = ::testing::TempDir() + "ringlb_fingerprint_test.toml";
+        std::ofstream{path} << backends;
+        std::ostringstream out, err;
+        EXPECT_EQ(check_main(path, out, err), 0) << err.str();
+        const std::string text = out.str();
+        const auto at = text.find("placement fingerprint ");
+        EXPECT_NE(at, std::string::npos) << text;
+        return at == std::string::npos ? std::string{} : text.substr(at + 22, 16);
+    };
+    const std::string a = "[[backends]]\nid = \"a\"\naddress = \"127.0.0.1:9001\"\n";
+    const std::string b = "[[backends]]\nid = \"b\"\naddress = \"127.0.0.1:9002\"\n";
+    const std::string b2 = b + "weight = 2\n";
+    EXPECT_EQ(fingerprint_of(a + b), fingerprint_of(b + a));
+    EXPECT_NE(fingerprint_of(a + b), fingerprint_of(a + b2));
+    // The address is not part of placement: a backend may move and keep its keys.
+    EXPECT_EQ(fingerprint_of(a + b),
+              fingerprint_of(a + "[[backends]]\nid = \"b\"\naddress = \"127.0.0.1:9009\"\n"));
+}
+
 TEST(check_command, prints_every_error_and_exits_1) {
     const std::string path = ::testing::TempDir() + "ringlb_check_test.toml";
     std::ofstream{path} << "[server]\nworkers = \"x\"\n[routing]\nalgorithm = \"jump\"\n";
     std::ostringstream out, err;
     EXPECT_EQ(check_main(path, out, err), 1);
-    EXPECT_EQ(lines(err.str()), 3u) << err.str();   // workers, algorithm, no backends
+    EXPECT_EQ(lines(err.str()), 3u) << err.str();  // workers, algorithm, no backends
     EXPECT_EQ(err.str().rfind(path + ":1:1: no backends", 0), 0u) << err.str();
-    EXPECT_NE(err.str().find(path + ":2:11: server.workers must be an integer"), std::string::npos) << err.str();
+    EXPECT_NE(err.str().find(path + ":2:11: server.workers must be an integer"), std::string::npos)
+        << err.str();
 }
 
 TEST(tool_commands, bad_input_is_one_line_and_status_2) {
@@ -81,7 +107,8 @@ TEST(tool_commands, plan_against_the_example_config) {
 
 TEST(tool_commands, simulate_writes_json_and_svg) {
     const std::string svg = ::testing::TempDir() + "ringlb_simulate_test.svg";
-    const outcome o = run_tool("simulate -a maglev -n 5 --keys 2000 --add 1 --format json --no-timing --svg " + svg);
+    const outcome o =
+        run_tool("simulate -a maglev -n 5 --keys 2000 --add 1 --format json --no-timing --svg " + svg);
     ASSERT_EQ(o.status, 0) << o.err;
     EXPECT_NE(o.out.find("\"moved_keys\""), std::string::npos);
     std::ifstream f{svg};
