@@ -54,9 +54,14 @@ public:
                                    std::size_t eligible, LoadFn&& load) const {
         if (eligible == 0) return npos;
         const std::uint64_t limit = cap(total, eligible);
+        // The common case, the key's own node under its cap, costs one pick; the walk
+        // (whose first entry is that same node) only when it is full or ineligible.
+        const std::size_t first = algo.pick_hashed(key_hash);
+        if (first == npos) return npos;
+        if (const std::uint64_t l = load(first); l != ineligible && l < limit) return first;
         std::array<std::size_t, walk_limit> walk;
         const std::size_t n = algo.candidates(key_hash, walk);
-        for (std::size_t k = 0; k < n; ++k) {
+        for (std::size_t k = 1; k < n; ++k) {
             const std::uint64_t l = load(walk[k]);
             if (l != ineligible && l < limit) return walk[k];
         }

@@ -1,6 +1,7 @@
 // ringlb/backend_state.hpp: per-backend state shared by every worker and every snapshot.
 //
-//   auto st = std::make_shared<ringlb::backend_state>("app-1");
+//   auto totals = std::make_shared<ringlb::load_totals>();
+//   auto st = std::make_shared<ringlb::backend_state>("app-1", totals);
 //   if (st->eligible(now)) { st->begin_request(); ...; st->end_request(); }
 //   st->record_failure(now);     // connect refused: down for 1s, 2s, 4s ... 30s
 //   st->record_success();        // an answer: up again, back-off reset
@@ -19,11 +20,24 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace ringlb {
 
 using steady_clock = std::chrono::steady_clock;
+
+/// Pool-wide sums that bounded loads needs on every keyed request, kept up to date by the
+/// backend_states that share it, so a selection reads two counters instead of scanning
+/// every backend. `down` counts backends with a failure not yet cleared by an answer; the
+/// control thread recounts it exactly when it publishes a snapshot (a backend removed while
+/// down would otherwise leave it off by one until the next reload).
+///
+/// Thread-safety: relaxed atomics, written by every worker; each on its own cache line.
+struct load_totals {
+    alignas(64) std::atomic<std::uint64_t> in_flight{0};
+    alignas(64) std::atomic<std::int32_t> down{0};  // signed: a stale decrement may dip below 0
+};
 
 class alignas(128) backend_state {
 public:
@@ -31,7 +45,8 @@ public:
     static constexpr std::chrono::milliseconds base_backoff{1000};
     static constexpr std::chrono::milliseconds max_backoff{30000};
 
-    explicit backend_state(std::string backend_id) : id{std::move(backend_id)} {}
+    backend_state(std::string backend_id, std::shared_ptr<load_totals> totals)
+        : id{std::move(backend_id)}, totals_{std::move(totals)} {}
 
     const std::string id;  ///< the backend's stable identity
 
@@ -43,21 +58,29 @@ public:
     [[nodiscard]] std::uint64_t in_flight() const noexcept {
         return in_flight_.load(std::memory_order_relaxed);
     }
-    void begin_request() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
-    void end_request() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+    void begin_request() noexcept {
+        in_flight_.fetch_add(1, std::memory_order_relaxed);
+        totals_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    }
+    void end_request() noexcept {
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        totals_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
 
     /// A connect failure or a reset before any response byte: down for the back-off.
     void record_failure(steady_clock::time_point now) noexcept {
         const std::uint32_t n = failures_.fetch_add(1, std::memory_order_relaxed);
+        if (n == 0) totals_->down.fetch_add(1, std::memory_order_relaxed);
         const auto backoff = std::min(max_backoff, base_backoff * (std::int64_t{1} << std::min(n, 5u)));
         down_until_.store((now + backoff).time_since_epoch().count(), std::memory_order_relaxed);
     }
     /// An answer from the backend: clears the back-off. Reads first so the common case
     /// (already healthy) does not dirty a line every worker reads.
     void record_success() noexcept {
-        if (failures_.load(std::memory_order_relaxed) != 0) {
-            failures_.store(0, std::memory_order_relaxed);
+        if (failures_.load(std::memory_order_relaxed) != 0 &&
+            failures_.exchange(0, std::memory_order_relaxed) != 0) {
             down_until_.store(0, std::memory_order_relaxed);
+            totals_->down.fetch_sub(1, std::memory_order_relaxed);
         }
     }
     /// Consecutive failures so far (0 when healthy).
@@ -71,6 +94,7 @@ private:
     alignas(64) std::atomic<std::uint64_t> in_flight_{0};
     alignas(64) std::atomic<std::int64_t> down_until_{0};  // steady_clock ticks
     std::atomic<std::uint32_t> failures_{0};
+    std::shared_ptr<load_totals> totals_;  // shared with every state of the pool; immutable
 };
 
 }  // namespace ringlb

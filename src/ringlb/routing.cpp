@@ -3,6 +3,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <unordered_map>
 
@@ -40,6 +41,7 @@ std::shared_ptr<const snapshot> snapshot::build(std::shared_ptr<const config> cf
         for (const backend& b : previous->backends_) old_states.emplace(b.id, b.state);
 
     std::shared_ptr<snapshot> s{new snapshot()};
+    s->totals_ = previous != nullptr ? previous->totals_ : std::make_shared<load_totals>();
     std::vector<chash::node> nodes;
     nodes.reserve(cfg->backends.size());
     s->backends_.reserve(cfg->backends.size());
@@ -52,7 +54,8 @@ std::shared_ptr<const snapshot> snapshot::build(std::shared_ptr<const config> cf
             return nullptr;
         }
         auto it = old_states.find(bc.id);
-        b.state = it != old_states.end() ? it->second : std::make_shared<backend_state>(bc.id);
+        b.state = it != old_states.end() ? it->second : std::make_shared<backend_state>(bc.id, s->totals_);
+        if (bc.weight > 0) ++s->weighted_;
         nodes.push_back({bc.id, bc.weight});
         s->backends_.push_back(std::move(b));
     }
@@ -67,6 +70,11 @@ std::shared_ptr<const snapshot> snapshot::build(std::shared_ptr<const config> cf
     }
     s->cfg_ = std::move(cfg);
     s->generation_ = next_generation.fetch_add(1, std::memory_order_relaxed);
+    // Exact count for this membership (see load_totals). A worker's transition racing this
+    // store can leave it off by one until the next publication; it only moves the cap.
+    std::int32_t down = 0;
+    for (const backend& b : s->backends_) down += b.state->failures() != 0 ? 1 : 0;
+    s->totals_->down.store(down, std::memory_order_relaxed);
     return s;
 }
 
@@ -84,21 +92,23 @@ std::size_t snapshot::select(std::uint64_t key_hash, const tried_set& tried,
                              steady_clock::time_point now) const noexcept {
     if (backends_.empty()) return chash::npos;
     if (bounded_) {
-        // Totals over eligible backends: O(n) relaxed loads, only when bounded loads are on.
-        std::uint64_t total = 0;
-        std::size_t eligible = 0;
-        for (std::size_t i = 0; i < backends_.size(); ++i) {
-            if (!usable(i, tried, now)) continue;
-            total += backends_[i].state->in_flight();
-            ++eligible;
-        }
+        // Two shared counters, not a scan of every backend: O(1) per request at any pool
+        // size. Backends tried by this request still count as eligible; that only raises
+        // the cap for a request that is already failing over.
+        const std::uint64_t total = totals_->in_flight.load(std::memory_order_relaxed);
+        const auto down =
+            static_cast<std::size_t>(std::max(0, totals_->down.load(std::memory_order_relaxed)));
+        const std::size_t eligible = weighted_ > down ? weighted_ - down : 1;
         return bounded_->pick(*algo_, key_hash, total, eligible, [&](std::size_t i) {
             return usable(i, tried, now) ? backends_[i].state->in_flight() : chash::bounded_load::ineligible;
         });
     }
+    // The key's own backend is usable on nearly every request: one pick, no walk.
+    const std::size_t first = algo_->pick_hashed(key_hash);
+    if (first != chash::npos && usable(first, tried, now)) return first;
     std::array<std::size_t, chash::bounded_load::walk_limit> walk;
     const std::size_t n = algo_->candidates(key_hash, walk);
-    for (std::size_t k = 0; k < n; ++k)
+    for (std::size_t k = 1; k < n; ++k)
         if (usable(walk[k], tried, now)) return walk[k];
     // Every listed candidate is down or tried (rare): any usable backend beats a 503. Start
     // from a key-dependent position so such keys still spread.

@@ -95,6 +95,8 @@ public:
     [[nodiscard]] const config& cfg() const noexcept { return *cfg_; }
     [[nodiscard]] std::span<const backend> backends() const noexcept { return backends_; }
     [[nodiscard]] const chash::algorithm& algorithm() const noexcept { return *algo_; }
+    /// Pool-wide in-flight and down counts (shared with every snapshot of the process).
+    [[nodiscard]] const load_totals& totals() const noexcept { return *totals_; }
     /// Monotonic per process: the first snapshot is 1.
     [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
 
@@ -123,6 +125,8 @@ private:
     std::vector<backend> backends_;
     std::unique_ptr<const chash::algorithm> algo_;
     std::optional<chash::bounded_load> bounded_;
+    std::shared_ptr<load_totals> totals_;  // shared by every snapshot of this process
+    std::size_t weighted_ = 0;             // backends with weight > 0
     std::uint64_t generation_ = 0;
 };
 

@@ -43,7 +43,7 @@ TEST(Routing, DownBackendMovesOnlyItsKeysAndTheyReturn) {
 }
 
 TEST(Routing, BackoffDoublesAndCapsThenResetsOnSuccess) {
-    ringlb::backend_state st{"x"};
+    ringlb::backend_state st{"x", std::make_shared<ringlb::load_totals>()};
     const auto t0 = ringlb::steady_clock::now();
     st.record_failure(t0);
     EXPECT_FALSE(st.eligible(t0 + std::chrono::milliseconds{900}));
@@ -90,6 +90,70 @@ TEST(Routing, BoundedLoadsSpillFromABusyBackend) {
     EXPECT_NE(s->select(h, {}, now), owner);  // 10 in flight vs cap ceil(1.25*11/4) = 4
     for (int i = 0; i < 10; ++i) s->backends()[owner].state->end_request();
     EXPECT_EQ(s->select(h, {}, now), owner);
+}
+
+TEST(Routing, PoolTotalsFollowRequestsAndHealthTransitions) {
+    auto totals = std::make_shared<ringlb::load_totals>();
+    ringlb::backend_state a{"a", totals}, b{"b", totals};
+    a.begin_request();
+    b.begin_request();
+    b.begin_request();
+    EXPECT_EQ(totals->in_flight.load(), 3u);
+    b.end_request();
+    EXPECT_EQ(totals->in_flight.load(), 2u);
+    const auto now = ringlb::steady_clock::now();
+    a.record_failure(now);
+    a.record_failure(now);  // still one backend down, not two
+    EXPECT_EQ(totals->down.load(), 1);
+    a.record_success();
+    a.record_success();  // an answer from a healthy backend changes nothing
+    EXPECT_EQ(totals->down.load(), 0);
+}
+
+TEST(Routing, BoundedLoadsCapCountsOnlyBackendsThatAreUp) {
+    std::string err;
+    auto s = ringlb::snapshot::build(make_config(4, 1.25), nullptr, err);
+    ASSERT_TRUE(s);
+    const auto now = ringlb::steady_clock::now();
+    const auto h = s->hash_key("hot");
+    const auto owner = s->select(h, {}, now);
+    // Two other backends fail long ago: their back-off is over, so selection may probe them,
+    // but until one answers they do not count as up. The cap divides the load among the 2
+    // backends that are up: 1 in flight gives ceil(1.25 * 2 / 2) = 2 and the key stays (with
+    // 4 counted it would be ceil(1.25 * 2 / 4) = 1, and the key would spill).
+    std::size_t failed = 0;
+    for (std::size_t i = 0; i < 4 && failed < 2; ++i) {
+        if (i == owner) continue;
+        s->backends()[i].state->record_failure(now - std::chrono::hours{1});
+        ++failed;
+    }
+    EXPECT_EQ(s->totals().down.load(), 2);
+    s->backends()[owner].state->begin_request();
+    EXPECT_EQ(s->select(h, {}, now), owner);
+    s->backends()[owner].state->begin_request();
+    EXPECT_NE(s->select(h, {}, now), owner) << "2 in flight: cap ceil(1.25 * 3 / 2) = 2 is reached";
+    for (int i = 0; i < 2; ++i) s->backends()[owner].state->end_request();
+    EXPECT_EQ(s->totals().in_flight.load(), 0u);
+}
+
+TEST(Routing, ReloadRecountsBackendsThatAreDown) {
+    std::string err;
+    auto a = ringlb::snapshot::build(make_config(4), nullptr, err);
+    ASSERT_TRUE(a);
+    a->backends()[3].state->record_failure(ringlb::steady_clock::now());
+    // The next config drops the failed backend: the pool no longer has anyone down.
+    EXPECT_EQ(a->totals().down.load(), 1);
+    auto b = ringlb::snapshot::build(make_config(3), a.get(), err);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->totals().down.load(), 0);
+    auto c = ringlb::snapshot::build(make_config(4), b.get(), err);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->backends()[3].state->failures(), 0u) << "a re-added backend starts fresh";
+    a->backends()[1].state->record_failure(ringlb::steady_clock::now());
+    auto d = ringlb::snapshot::build(make_config(4), c.get(), err);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->backends()[1].state->failures(), 1u);
+    EXPECT_EQ(d->totals().down.load(), 1);
 }
 
 TEST(Routing, KeylessLeastLoadedAvoidsTheBusyBackend) {
