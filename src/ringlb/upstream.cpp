@@ -8,6 +8,8 @@ namespace ringlb {
 
 namespace {
 
+constexpr std::chrono::milliseconds probe_after{200};
+
 // True when the peer has neither closed nor sent anything unexpected on an idle connection.
 bool still_open(asio::ip::tcp::socket& s) noexcept {
     char c;
@@ -26,7 +28,12 @@ std::unique_ptr<upstream_conn> upstream_pool::take(const backend& b, steady_cloc
         std::unique_ptr<upstream_conn> c = std::move(idle.back());
         idle.pop_back();
         // LIFO: the most recently used connection is the least likely to have timed out.
-        if (c->peer == b.address && now - c->idle_since < max_idle && still_open(c->socket)) return c;
+        // The liveness probe (a recv syscall) is paid only by connections idle long enough
+        // for a backend to have closed them: under load a connection comes back within
+        // microseconds, and backends' keep-alive timeouts are seconds.
+        const auto idle_for = now - c->idle_since;
+        if (c->peer == b.address && idle_for < max_idle && (idle_for < probe_after || still_open(c->socket)))
+            return c;
     }
     return nullptr;
 }

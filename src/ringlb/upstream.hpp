@@ -39,7 +39,9 @@ class upstream_pool {
 public:
     explicit upstream_pool(std::size_t max_idle_per_backend) : max_idle_{max_idle_per_backend} {}
 
-    /// A pooled connection to `b` that is still open and younger than `max_idle`, or null.
+    /// A pooled connection to `b` younger than `max_idle`, or null. One idle for more than
+    /// 200 ms is first checked to be still open (a non-blocking MSG_PEEK recv), which also
+    /// catches a backend that sent something (a 408) before closing it.
     [[nodiscard]] std::unique_ptr<upstream_conn> take(const backend& b, steady_clock::time_point now,
                                                       steady_clock::duration max_idle);
     /// Keeps `c` for reuse (or closes it when the backend's pool is full).
