@@ -36,17 +36,7 @@ std::uint64_t rank_of(std::uint64_t id_hash, double weight, bool equal_weights,
 
 std::size_t rendezvous::pick_hashed(std::uint64_t key_hash) const noexcept {
     std::size_t best = npos;
-    std::uint64_t best_rank = 0;
-    std::uint64_t best_id = 0;
-    for (std::size_t i = 0; i < members_.size(); ++i) {
-        const member& m = members_[i];
-        const std::uint64_t rank = rank_of(m.id_hash, m.weight, equal_weights_, key_hash);
-        if (rank > best_rank || (rank == best_rank && rank != 0 && m.id_hash > best_id)) {
-            best = i;
-            best_rank = rank;
-            best_id = m.id_hash;
-        }
-    }
+    candidates(key_hash, std::span<std::size_t>{&best, 1});
     return best;
 }
 

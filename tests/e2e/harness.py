@@ -50,7 +50,36 @@ def rss_kib(pid):
     return 0
 
 
-class Backend:
+class ServerProcess:
+    """A backend server process on a loopback port: stop() asks it to exit with
+    `stop_signal`, kill() does not ask."""
+
+    stop_signal = signal.SIGTERM
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.stop_signal)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.cleanup()
+
+    def cleanup(self):
+        pass
+
+
+class Backend(ServerProcess):
     """A test_backend process that answers with its own id."""
 
     def __init__(self, backend_id, port=0, delay_ms=0):
@@ -65,23 +94,7 @@ class Backend:
             raise RuntimeError(f"test_backend {backend_id} did not start: {line!r}")
         self.port = int(line.split()[1])
 
-    @property
-    def address(self):
-        return f"127.0.0.1:{self.port}"
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def cleanup(self):
         if self.proc.stdout:
             self.proc.stdout.close()
 

@@ -6,7 +6,8 @@
 // Paths: /echo (body = the request head as received), /slow?ms=N (answer after N ms),
 // /big?bytes=N (an N-byte Content-Length body), /chunked?n=K&size=S (K chunks of S bytes),
 // /eof (body delimited by closing), /close (Connection: close), /reset (close without an
-// answer). Any request body is read and its decoded size returned in X-Body-Bytes.
+// answer), /idle-close?ms=N (a keep-alive answer, then the connection is closed N ms later). Any request body
+// is read and its decoded size returned in X-Body-Bytes.
 #include "ringlb/http.hpp"
 #include "ringlb/key.hpp"
 
@@ -131,6 +132,14 @@ asio::awaitable<void> serve(tcp::socket sock) {
         }
         if (ec || close) {
             sock.shutdown(tcp::socket::shutdown_send, ec);
+            co_return;
+        }
+        if (path == "/idle-close") {
+            // A keep-alive answer, then the server closes the idle connection after ms, as
+            // servers do when their keep-alive timeout expires.
+            asio::steady_timer t{ex, std::chrono::milliseconds(query_number(target, "ms", 100))};
+            co_await t.async_wait(tok);
+            sock.close(ec);
             co_return;
         }
     }

@@ -2,6 +2,7 @@
 only its own keys, and gets them back after a restart; a SIGHUP that adds a backend moves
 only keys to it; an invalid reload keeps the running config."""
 import threading
+import time
 import unittest
 
 from harness import E2E, Backend, Conn, get, wait_until
@@ -61,6 +62,23 @@ class FailoverTest(E2E):
         self.backends.append(Backend(victim.id, port=victim.port))
         wait_until(lambda: self.mapping(KEYS) == before, timeout=40, interval=0.5,
                    what="keys to return to the restarted backend")
+
+    def test_pooled_connection_closed_by_the_backend(self):
+        with Conn(self.lb.port) as c:
+            # The backend answers, then closes the pooled connection 50 ms later; it then
+            # sits idle past the pool's 200 ms probe threshold. A POST cannot be replayed,
+            # so the probe must keep it off the dead connection.
+            first = c.request("GET", "/idle-close?ms=50", {"X-User-Id": "u"})
+            self.assertEqual(first.status, 200)
+            time.sleep(0.4)
+            r = c.request("POST", "/", {"X-User-Id": "u"}, body=b"x" * 100)
+            self.assertEqual((r.status, r.header("x-backend-id")), (200, first.header("x-backend-id")))
+            # Reused within the threshold, unprobed: a GET meets the closed connection and is
+            # retried on a fresh one to the same backend, invisibly to the client.
+            c.request("GET", "/idle-close?ms=20", {"X-User-Id": "u"})
+            time.sleep(0.1)
+            r = c.request("GET", "/", {"X-User-Id": "u"})
+            self.assertEqual((r.status, r.header("x-backend-id")), (200, first.header("x-backend-id")))
 
     def test_sighup_adds_backend_moving_only_its_keys(self):
         before = self.mapping(KEYS)

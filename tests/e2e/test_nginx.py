@@ -8,14 +8,16 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import E2E, Conn, free_port, port_open, wait_until
+from harness import E2E, Conn, ServerProcess, free_port, port_open, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 KEYS = [f"user-{i}" for i in range(2000)]
 
 
-class Nginx:
+class Nginx(ServerProcess):
     """One nginx (single process, foreground) answering with its own id on a loopback port."""
+
+    stop_signal = signal.SIGQUIT   # graceful: finish open requests
 
     def __init__(self, backend_id, port=None):
         self.id = backend_id
@@ -53,27 +55,10 @@ http {{
         if self.proc.poll() is not None:
             raise RuntimeError(f"nginx {backend_id} exited: {open(self.dir.name + '/error.log').read()}")
 
-    @property
-    def address(self):
-        return f"127.0.0.1:{self.port}"
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def cleanup(self):
         self.dir.cleanup()
 
 
-@unittest.skipUnless(os.path.exists(NGINX), "nginx not installed")
 class NginxBackendsTest(E2E):
     def setUp(self):
         super().setUp()
