@@ -1,14 +1,15 @@
 // ringlb/buffer.hpp: a fixed-capacity byte buffer and the per-worker pool that recycles them.
 //
 //   ringlb::buffer_pool pool{16384, 256};          // buffer size, buffers kept when idle
-//   ringlb::pooled_buffer b = pool.take();         // no allocation once the pool is warm
-//   auto n = co_await sock.async_read_some(b->writable(), use_awaitable);
+//   std::unique_ptr<ringlb::buffer> b = pool.take(); // no allocation once the pool is warm
+//   auto n = co_await sock.async_read_some(asio::buffer(b->writable()), use_awaitable);
 //   b->commit(n);
 //   pool.give(std::move(b));                        // back for the next request
 //
 // Buffers belong to requests in progress, not to connections: an idle keep-alive client
-// holds none, so 10k idle connections cost sockets and coroutine frames, not 10k buffers
-// (HAProxy's buffer pools, for the same reason).
+// holds none (only the session's 1 KiB landing array, see session.hpp), so 10k idle
+// connections cost sockets and coroutine frames, not 10k buffers (HAProxy's buffer pools,
+// for the same reason).
 //
 // Thread-safety: none; a pool and its buffers belong to one worker thread.
 #pragma once

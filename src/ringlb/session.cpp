@@ -12,6 +12,7 @@
 #include <asio/write.hpp>
 
 #include <array>
+#include <cstring>
 
 // GCC 12 misreports asio's coroutine frame operator delete as mismatched with its operator
 // new (a known false positive); the frames are allocated and freed by asio's own pair.
@@ -179,16 +180,22 @@ asio::awaitable<void> session::run() {
     asio::error_code ec;
     for (;;) {
         if (!in_ || in_->size() == 0) {
-            // Between requests: hold no buffer, only the socket (see buffer.hpp).
+            // Between requests: hold no pooled buffer, only the socket (see buffer.hpp). The
+            // wait is a read into the session's own small array rather than an
+            // async_wait(wait_read): asio re-arms the descriptor with epoll_ctl(MOD) for
+            // every wait, while a read of a hot connection, whose next request is usually
+            // in the socket already, is a single recv.
             release_buffers();
             idle_ = true;
             if (worker_.draining()) break;
             arm(wait_kind::idle, worker_.current()->snap->cfg().timeouts.idle);
-            co_await client_.async_wait(tcp::socket::wait_read, use_ec(ec));
+            const std::size_t n = co_await client_.async_read_some(asio::buffer(first_bytes_), use_ec(ec));
             idle_ = false;
             if (ec || worker_.draining()) break;
+            in_ = worker_.buffers().take();
+            std::memcpy(in_->writable().data(), first_bytes_.data(), n);
+            in_->commit(n);
         }
-        if (!in_) in_ = worker_.buffers().take();
         if (!req_) req_ = worker_.request_parsers().take();
         if (!co_await serve_one()) break;
     }

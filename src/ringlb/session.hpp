@@ -23,6 +23,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,10 @@ private:
     char client_ip_[48] = {};
     std::size_t client_ip_len_ = 0;
     std::unique_ptr<buffer> in_;  // client bytes; only while a request is in progress
+    // Where a keep-alive connection's next request first lands, so that waiting for it holds
+    // no pooled buffer and costs no epoll_ctl (see run()). nginx's client_header_buffer_size
+    // default: most API requests fit whole.
+    std::array<char, 1024> first_bytes_;
     std::unique_ptr<http_parser> req_;
     std::string out_;       // the head being sent (capacity reused)
     std::string log_path_;  // the request path, kept for the access log

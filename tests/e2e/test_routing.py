@@ -32,6 +32,17 @@ class RoutingTest(E2E):
                     self.assertEqual(r.status, 200)
                     self.assertEqual(r.backend, first[k], k)
 
+    def test_heads_larger_than_the_first_read(self):
+        # A waiting connection's first read lands in a 1 KiB array (session.hpp); heads of
+        # every size around and past it must reach the backend whole, on one connection.
+        with Conn(self.lb.port) as c:
+            for size in (900, 1023, 1024, 1025, 3000, 12000):
+                cookie = "c=" + "v" * size
+                r = c.request("GET", "/echo", {"X-User-Id": "big-head", "Cookie": cookie})
+                self.assertEqual(r.status, 200, size)
+                self.assertIn(f"Cookie: {cookie}\r\n".encode(), r.body, size)
+                self.assertIn(b"X-User-Id: big-head\r\n", r.body, size)
+
     def test_distribution_within_tolerance(self):
         counts = collections.Counter(self.mapping(self.KEYS).values())
         self.assertEqual(set(counts), {b.id for b in self.backends})
