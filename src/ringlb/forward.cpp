@@ -6,14 +6,6 @@ namespace ringlb {
 
 namespace {
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) noexcept {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool is_framing(std::string_view name) noexcept {
-    return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "host");
-}
-
 void append_header(std::string& out, std::string_view name, std::string_view value) {
     out.append(name).append(": ").append(value).append("\r\n");
 }
@@ -24,14 +16,27 @@ bool is_absolute_form(std::string_view target) noexcept {
     return !target.empty() && target.front() != '/' && target != "*";
 }
 
-bool is_hop_by_hop(std::string_view name, const http_parser& p) noexcept {
-    if (iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "te") ||
-        iequals(name, "upgrade") || starts_with_ci(name, "proxy-"))
-        return true;
-    if (is_framing(name)) return false;
+bool is_hop_by_hop(const header_view& h, const http_parser& p) noexcept {
+    switch (h.id) {
+        case header_id::connection:
+        case header_id::keep_alive:
+        case header_id::te:
+        case header_id::upgrade:
+        case header_id::proxy_prefixed:
+            return true;
+        case header_id::host:
+        case header_id::content_length:
+        case header_id::transfer_encoding:
+            return false;  // framing: never dropped, whatever Connection says
+        default:
+            break;
+    }
+    // Any other name is hop-by-hop when a Connection header lists it. The parser knows
+    // whether one lists more than keep-alive and close, so the usual head needs no scan.
+    if (!p.connection_lists_names() && !iequals(h.name, "close")) return false;
     for (std::size_t i = 0; i < p.header_count(); ++i) {
-        const header_view& h = p.header(i);
-        if (iequals(h.name, "connection") && list_contains(h.value, name)) return true;
+        const header_view& c = p.header(i);
+        if (c.id == header_id::connection && list_contains(c.value, h.name)) return true;
     }
     return false;
 }
@@ -58,10 +63,10 @@ void build_backend_request(const http_parser& req, std::string_view client_ip, s
     bool xff_seen = false;
     for (std::size_t i = 0; i < req.header_count(); ++i) {
         const header_view& h = req.header(i);
-        if (is_hop_by_hop(h.name, req) || iequals(h.name, "expect") || iequals(h.name, "x-forwarded-proto"))
+        if (is_hop_by_hop(h, req) || h.id == header_id::expect || h.id == header_id::x_forwarded_proto)
             continue;
-        if (absolute && iequals(h.name, "host")) continue;
-        if (iequals(h.name, "x-forwarded-for")) {
+        if (absolute && h.id == header_id::host) continue;
+        if (h.id == header_id::x_forwarded_for) {
             // Merged into one line below, in order, with the client appended.
             if (xff_seen) continue;
             xff_seen = true;
@@ -69,7 +74,7 @@ void build_backend_request(const http_parser& req, std::string_view client_ip, s
             bool first = true;
             for (std::size_t k = i; k < req.header_count(); ++k) {
                 const header_view& x = req.header(k);
-                if (!iequals(x.name, "x-forwarded-for") || x.value.empty()) continue;
+                if (x.id != header_id::x_forwarded_for || x.value.empty()) continue;
                 if (!first) out.append(", ");
                 out.append(x.value);
                 first = false;
@@ -93,7 +98,7 @@ void build_client_response(const http_parser& resp, std::string_view status_line
     out.append(status_line).append("\r\n");
     for (std::size_t i = 0; i < resp.header_count(); ++i) {
         const header_view& h = resp.header(i);
-        if (is_hop_by_hop(h.name, resp)) continue;
+        if (is_hop_by_hop(h, resp)) continue;
         append_header(out, h.name, h.value);
     }
     if (opts.close)

@@ -28,9 +28,9 @@
 
 namespace ringlb {
 
-/// Whether `name` is removed when forwarding given the message's Connection header values
-/// (`parser` supplies them).
-[[nodiscard]] bool is_hop_by_hop(std::string_view name, const http_parser& parser) noexcept;
+/// Whether header `h` of the message `parser` holds is removed when forwarding (the fixed
+/// hop-by-hop set, or a name its Connection headers list).
+[[nodiscard]] bool is_hop_by_hop(const header_view& h, const http_parser& parser) noexcept;
 
 /// Whether the request target is absolute-form ("http://host/path").
 [[nodiscard]] bool is_absolute_form(std::string_view target) noexcept;

@@ -2,21 +2,44 @@
 // state lives in the http_parser object, reached from llhttp_t::data.
 #include "ringlb/http.hpp"
 
-#include <cstring>
+#include <array>
 
 namespace ringlb {
 
 namespace {
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
 // RFC 9110 token characters: a header name with anything else ("Host :") is rejected rather
 // than guessed at, since proxies that disagree on names are how smuggling starts.
-constexpr bool is_tchar(unsigned char c) noexcept {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+constexpr std::array<bool, 256> tchar_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (const char c : std::string_view{"!#$%&'*+-.^_`|~"}) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+
+constexpr bool is_tchar(char c) noexcept {
+    return tchar_table[static_cast<unsigned char>(c)];
+}
+
+// Takes the next item off a comma-separated list, without surrounding spaces.
+std::string_view next_item(std::string_view& list) noexcept {
+    const std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    return item;
+}
+
+// Whether a Connection value lists any token besides keep-alive and close.
+bool lists_other_tokens(std::string_view list) noexcept {
+    while (!list.empty()) {
+        const std::string_view item = next_item(list);
+        if (!item.empty() && !iequals(item, "keep-alive") && !iequals(item, "close")) return true;
+    }
+    return false;
 }
 
 http_parser& self(llhttp_t* p) noexcept {
@@ -25,23 +48,59 @@ http_parser& self(llhttp_t* p) noexcept {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
+// Whether `name` (token characters only, checked before) equals `lower`, a lowercase
+// literal of letters and '-'. Among token characters, c | 0x20 maps exactly the uppercase
+// letters onto the lowercase ones and leaves '-' and lowercase letters alone, so one OR
+// per byte replaces a case conversion.
+bool is_named(std::string_view name, std::string_view lower) noexcept {
+    if (name.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i)
+        if ((name[i] | 0x20) != lower[i]) return false;
     return true;
 }
 
-bool list_contains(std::string_view list, std::string_view token) noexcept {
-    while (!list.empty()) {
-        const std::size_t comma = list.find(',');
-        std::string_view item = list.substr(0, comma);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-        if (iequals(item, token)) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
+header_id classify_header(std::string_view n) noexcept {
+    // By length and first letter: one comparison at most, usually none.
+    if (n.empty()) return header_id::other;
+    const char first = static_cast<char>(n[0] | 0x20);
+    switch (n.size()) {
+        case 2:
+            if (is_named(n, "te")) return header_id::te;
+            break;
+        case 4:
+            if (is_named(n, "host")) return header_id::host;
+            break;
+        case 6:
+            if (first == 'c' && is_named(n, "cookie")) return header_id::cookie;
+            if (first == 'e' && is_named(n, "expect")) return header_id::expect;
+            break;
+        case 7:
+            if (is_named(n, "upgrade")) return header_id::upgrade;
+            break;
+        case 10:
+            if (first == 'c' && is_named(n, "connection")) return header_id::connection;
+            if (first == 'k' && is_named(n, "keep-alive")) return header_id::keep_alive;
+            break;
+        case 14:
+            if (is_named(n, "content-length")) return header_id::content_length;
+            break;
+        case 15:
+            if (is_named(n, "x-forwarded-for")) return header_id::x_forwarded_for;
+            break;
+        case 17:
+            if (first == 't' && is_named(n, "transfer-encoding")) return header_id::transfer_encoding;
+            if (first == 'x' && is_named(n, "x-forwarded-proto")) return header_id::x_forwarded_proto;
+            break;
+        default:
+            break;
     }
+    if (first == 'p' && n.size() >= 6 && is_named(n.substr(0, 6), "proxy-")) return header_id::proxy_prefixed;
+    return header_id::other;
+}
+
+bool list_contains(std::string_view list, std::string_view token) noexcept {
+    while (!list.empty())
+        if (iequals(next_item(list), token)) return true;
     return false;
 }
 
@@ -78,6 +137,7 @@ void http_parser::reset(bool to_head_request) noexcept {
     has_content_length_ = false;
     until_eof_ = false;
     keep_alive_ = false;
+    connection_lists_names_ = false;
     error_status_ = 400;
     error_reason_ = "";
     target_ = {};
@@ -122,6 +182,12 @@ std::string_view http_parser::method_name() const noexcept {
 std::string_view http_parser::header_value(std::string_view name) const noexcept {
     for (std::size_t i = 0; i < header_count_; ++i)
         if (iequals(headers_[i].name, name)) return headers_[i].value;
+    return {};
+}
+
+std::string_view http_parser::header_value(header_id id) const noexcept {
+    for (std::size_t i = 0; i < header_count_; ++i)
+        if (headers_[i].id == id) return headers_[i].value;
     return {};
 }
 
@@ -179,11 +245,13 @@ int http_parser::on_headers_complete(llhttp_t* p) {
     for (std::size_t i = 0; i < s.header_count_; ++i) {
         header_view& h = s.headers_[i];
         if (h.name.empty()) return s.fail("empty header name", 400);
-        for (char c : h.name)
-            if (!is_tchar(static_cast<unsigned char>(c))) return s.fail("invalid header name", 400);
+        for (const char c : h.name)
+            if (!is_tchar(c)) return s.fail("invalid header name", 400);
         while (!h.value.empty() && (h.value.back() == ' ' || h.value.back() == '\t'))
             h.value.remove_suffix(1);
-        if (iequals(h.name, "content-length")) s.has_content_length_ = true;
+        h.id = classify_header(h.name);
+        if (h.id == header_id::content_length) s.has_content_length_ = true;
+        if (h.id == header_id::connection && lists_other_tokens(h.value)) s.connection_lists_names_ = true;
     }
     s.content_length_ = s.has_content_length_ ? p->content_length : 0;
     s.keep_alive_ = llhttp_should_keep_alive(p) != 0;

@@ -26,14 +26,44 @@
 
 namespace ringlb {
 
+/// The header names the proxy acts on. The parser names each header once, when the head is
+/// complete, so every later question ("is this Host?", "is it hop-by-hop?") compares a byte
+/// rather than strings.
+enum class header_id : std::uint8_t {
+    other,
+    host,
+    content_length,
+    transfer_encoding,
+    connection,
+    keep_alive,
+    te,
+    upgrade,
+    proxy_prefixed,  ///< any "Proxy-*" name (Proxy-Connection, Proxy-Authorization...)
+    expect,
+    cookie,
+    x_forwarded_for,
+    x_forwarded_proto,
+};
+
+/// Which of the above `name` is (ASCII case-insensitive). `name` holds RFC 9110 token
+/// characters, as the parser guarantees before it classifies.
+[[nodiscard]] header_id classify_header(std::string_view name) noexcept;
+
 /// One header line as it arrived (name keeps its case; value has no surrounding spaces).
 struct header_view {
     std::string_view name;
     std::string_view value;
+    header_id id = header_id::other;  ///< set when the head is complete
 };
 
 /// ASCII case-insensitive equality, for header names and tokens.
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+[[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    constexpr auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
 
 /// Whether a comma-separated header value (e.g. Connection) lists `token`.
 [[nodiscard]] bool list_contains(std::string_view list, std::string_view token) noexcept;
@@ -84,6 +114,12 @@ public:
     [[nodiscard]] const header_view& header(std::size_t i) const noexcept { return headers_[i]; }
     /// The value of the first header called `name` (case-insensitive), or empty.
     [[nodiscard]] std::string_view header_value(std::string_view name) const noexcept;
+    /// The value of the first header with this id, or empty (`other` is not a name).
+    [[nodiscard]] std::string_view header_value(header_id id) const noexcept;
+    /// Whether a Connection header lists a name other than keep-alive and close, i.e. one
+    /// that may be an end-to-end header to drop (RFC 9110 7.6.1). Rare: when false, only the
+    /// fixed hop-by-hop set (and a header named Close) needs removing.
+    [[nodiscard]] bool connection_lists_names() const noexcept { return connection_lists_names_; }
     /// Whether the head has a body framed by Transfer-Encoding: chunked.
     [[nodiscard]] bool chunked() const noexcept { return (parser_.flags & F_CHUNKED) != 0; }
     /// The declared Content-Length (0 when absent).
@@ -129,6 +165,7 @@ private:
     bool has_content_length_ = false;
     bool until_eof_ = false;
     bool keep_alive_ = false;
+    bool connection_lists_names_ = false;
     int error_status_ = 400;
     const char* error_reason_ = "";
     std::string_view target_;

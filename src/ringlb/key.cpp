@@ -73,7 +73,7 @@ std::optional<std::string_view> extract_key(const hash_key_rule& rule, const htt
             // Several Cookie headers are allowed over HTTP/2 gateways; look in each.
             for (std::size_t i = 0; i < request.header_count(); ++i) {
                 const header_view& h = request.header(i);
-                if (!iequals(h.name, "cookie")) continue;
+                if (h.id != header_id::cookie) continue;
                 if (auto v = find_cookie(h.value, rule.name); v && !v->empty()) return v;
             }
             return std::nullopt;

@@ -341,13 +341,13 @@ asio::awaitable<bool> session::serve_one() {
     if (req.version_major() != 1) co_return co_await reply_error(rec, 400, true);
     std::size_t hosts = 0;
     for (std::size_t i = 0; i < req.header_count(); ++i)
-        if (iequals(req.header(i).name, "host")) ++hosts;
+        if (req.header(i).id == header_id::host) ++hosts;
     if (hosts > 1 || (hosts == 0 && !http10)) co_return co_await reply_error(rec, 400, true);
     // Not a forward proxy: no tunnels to arbitrary hosts.
     if (req.method() == HTTP_CONNECT) co_return co_await reply_error(rec, 405, true);
     const bool has_body = req.chunked() || req.content_length() > 0;
     bool expect_continue = false;
-    if (const auto expect = req.header_value("expect"); !expect.empty()) {
+    if (const auto expect = req.header_value(header_id::expect); !expect.empty()) {
         if (!iequals(expect, "100-continue")) co_return co_await reply_error(rec, 417, true);
         expect_continue = has_body && !http10;
     }
@@ -527,7 +527,8 @@ asio::awaitable<bool> session::serve_one() {
         !client_keep_alive || !request_sent || worker_.draining() || resp.body_until_eof();
     rec.status = resp.status();
     const std::string_view raw{rb.data(), ex.head_len};
-    const std::string_view status_line = raw.substr(0, raw.find_first_of("\r\n"));
+    std::string_view status_line = raw.substr(0, raw.find('\n'));
+    if (status_line.ends_with('\r')) status_line.remove_suffix(1);
     out_.clear();
     build_client_response(resp, status_line,
                           {.close = client_close, .http10_keep_alive = http10 && !client_close}, out_);

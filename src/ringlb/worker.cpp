@@ -45,7 +45,10 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const snap
       request_parsers_{&make_request_parser, 0, max_idle_objects},
       response_parsers_{&make_response_parser, 0, max_idle_objects},
       log_{log},
-      io_{1},
+      // Sockets and timers are only touched on this worker's thread (listen() runs before
+      // run()), so the reactor's per-descriptor locks can go; the scheduler keeps its lock
+      // because publish() and drain() post from other threads.
+      io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO},
       upstreams_{max_idle_per_backend},
       acceptor_{io_},
       retry_timer_{io_},

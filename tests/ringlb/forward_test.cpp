@@ -22,6 +22,28 @@ TEST(Forward, RequestDropsHopByHopAndAddsForwardedHeaders) {
               "Content-Length: 0\r\nX-Forwarded-Proto: http\r\n\r\n");
 }
 
+TEST(Forward, ConnectionCloseDropsOnlyAHeaderNamedClose) {
+    // Connection: close names the reserved "Close" field (RFC 9110 16.3.2.2) and nothing else.
+    const std::string in =
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nClose: x\r\nX-Keep: 1\r\n\r\n";
+    http_parser p{http_parser::type::request};
+    ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_backend_request(p, "192.0.2.7", out);
+    EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+
+TEST(Forward, ResponseDropsWhatItsConnectionHeaderLists) {
+    const std::string in =
+        "HTTP/1.1 200 OK\r\nX-Hop: 1\r\nConnection: x-hop\r\nProxy-Authenticate: b\r\nX-App: 1\r\n"
+        "Content-Length: 0\r\n\r\n";
+    http_parser p{http_parser::type::response};
+    ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_client_response(p, "HTTP/1.1 200 OK", {}, out);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nX-App: 1\r\nContent-Length: 0\r\n\r\n");
+}
+
 TEST(Forward, AbsoluteFormBecomesOriginFormWithItsAuthorityAsHost) {
     const std::string in = "GET http://example.com:81/a?b=1 HTTP/1.1\r\nHost: other\r\n\r\n";
     http_parser p{http_parser::type::request};

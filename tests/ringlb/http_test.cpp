@@ -104,9 +104,57 @@ TEST(HttpParser, SplitHeadAcrossFeedsKeepsViews) {
     EXPECT_EQ(p.header_value("X-LONG-NAME"), "value");
 }
 
+TEST(HttpHelpers, ClassifyHeaderNamesEveryIdInAnyCase) {
+    using ringlb::classify_header;
+    using ringlb::header_id;
+    EXPECT_EQ(classify_header("Host"), header_id::host);
+    EXPECT_EQ(classify_header("HOST"), header_id::host);
+    EXPECT_EQ(classify_header("content-length"), header_id::content_length);
+    EXPECT_EQ(classify_header("Transfer-Encoding"), header_id::transfer_encoding);
+    EXPECT_EQ(classify_header("Connection"), header_id::connection);
+    EXPECT_EQ(classify_header("Keep-Alive"), header_id::keep_alive);
+    EXPECT_EQ(classify_header("TE"), header_id::te);
+    EXPECT_EQ(classify_header("Upgrade"), header_id::upgrade);
+    EXPECT_EQ(classify_header("Proxy-Connection"), header_id::proxy_prefixed);
+    EXPECT_EQ(classify_header("proxy-"), header_id::proxy_prefixed);
+    EXPECT_EQ(classify_header("Expect"), header_id::expect);
+    EXPECT_EQ(classify_header("Cookie"), header_id::cookie);
+    EXPECT_EQ(classify_header("X-Forwarded-For"), header_id::x_forwarded_for);
+    EXPECT_EQ(classify_header("x-forwarded-proto"), header_id::x_forwarded_proto);
+    // Same lengths, other names; near misses.
+    for (const char* other : {"Hose", "Cookies", "Accept", "Tf", "Connectionx", "Content-Lengtx", "Proxy", "X",
+                              "X-Forwarded-Fox", "Transfer-Encodinh", ""})
+        EXPECT_EQ(classify_header(other), header_id::other) << other;
+}
+
+TEST(HttpParser, HeadersCarryTheirIdsAndConnectionTokensAreSummarised) {
+    const std::string s =
+        "GET / HTTP/1.1\r\nhost: h\r\nX-User-Id: u\r\nCONTENT-LENGTH: 0\r\nConnection: keep-alive, close\r\n\r\n";
+    http_parser p{http_parser::type::request};
+    ASSERT_EQ(feed_all(p, s).what, http_parser::event::head_complete);
+    ASSERT_EQ(p.header_count(), 4u);
+    EXPECT_EQ(p.header(0).id, ringlb::header_id::host);
+    EXPECT_EQ(p.header(1).id, ringlb::header_id::other);
+    EXPECT_EQ(p.header(2).id, ringlb::header_id::content_length);
+    EXPECT_EQ(p.header(3).id, ringlb::header_id::connection);
+    EXPECT_EQ(p.header_value(ringlb::header_id::host), "h");
+    EXPECT_EQ(p.header_value(ringlb::header_id::expect), "");
+    EXPECT_FALSE(p.connection_lists_names());  // keep-alive and close name no header to drop
+
+    const std::string named = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nConnection: X-Trace\r\n\r\n";
+    p.reset();
+    ASSERT_EQ(feed_all(p, named).what, http_parser::event::head_complete);
+    EXPECT_TRUE(p.connection_lists_names());
+    p.reset();  // forgotten with the message
+    ASSERT_EQ(feed_all(p, s).what, http_parser::event::head_complete);
+    EXPECT_FALSE(p.connection_lists_names());
+}
+
 TEST(HttpHelpers, ListContainsIsCaseAndSpaceInsensitive) {
     EXPECT_TRUE(ringlb::list_contains("keep-alive, X-Foo", "x-foo"));
     EXPECT_FALSE(ringlb::list_contains("keep-alive, X-Foobar", "x-foo"));
+    EXPECT_TRUE(ringlb::list_contains(" ,\tX-Foo\t", "x-foo"));
+    EXPECT_FALSE(ringlb::list_contains("", "x-foo"));
 }
 
 }  // namespace
