@@ -48,7 +48,8 @@ constexpr std::array<std::string_view, 6> routing_keys{"algorithm", "hash_key", 
                                                        "balance_factor", "retries", "keyless"};
 constexpr std::array<std::string_view, 5> timeouts_keys{"connect", "client_header", "backend_response", "idle",
                                                         "shutdown_grace"};
-constexpr std::array<std::string_view, 3> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections"};
+constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
+                                                     "idle_backend_connections"};
 constexpr std::array<std::string_view, 1> log_keys{"access"};
 constexpr std::array<std::string_view, 3> backend_keys{"id", "address", "weight"};
 
@@ -322,6 +323,9 @@ private:
         read_size(t, "max_body_bytes", "limits.max_body_bytes", 1, max_body_bytes_limit, cfg_.limits.max_body_bytes);
         read_integer(t, "max_connections", "limits.max_connections", 1, max_connections_limit,
                      cfg_.limits.max_connections);
+        // 0 is meaningful: a new backend connection per request.
+        read_integer(t, "idle_backend_connections", "limits.idle_backend_connections", 0, max_connections_limit,
+                     cfg_.limits.idle_backend_connections);
     }
 
     void read_log(const toml::table& t) {

@@ -67,6 +67,7 @@ struct limits_config {
     std::size_t max_header_bytes = 32768;
     std::uint64_t max_body_bytes = 100ull << 20;
     std::size_t max_connections = 100000;
+    std::size_t idle_backend_connections = 1024;  ///< kept per backend per worker
 };
 
 struct log_config {

@@ -577,7 +577,8 @@ asio::awaitable<bool> session::serve_one() {
     upstream_ = nullptr;
     if (backend_reusable && leftover == 0) {
         ++ex.conn->requests;
-        worker_.upstreams().give(snap.backends()[chosen], std::move(ex.conn), steady_clock::now());
+        worker_.upstreams().give(snap.backends()[chosen], std::move(ex.conn), steady_clock::now(),
+                                 cfg.limits.idle_backend_connections);
     }
     load.reset();
     finish(rec);

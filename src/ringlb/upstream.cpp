@@ -38,10 +38,11 @@ std::unique_ptr<upstream_conn> upstream_pool::take(const backend& b, steady_cloc
     return nullptr;
 }
 
-void upstream_pool::give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now) {
+void upstream_pool::give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now,
+                         std::size_t keep) {
     auto& e = pools_[b.state.get()];
     if (!e.state) e.state = b.state;
-    if (e.idle.size() >= max_idle_) return;  // closes c
+    if (e.idle.size() >= keep) return;  // closes c
     c->idle_since = now;
     e.idle.push_back(std::move(c));
 }

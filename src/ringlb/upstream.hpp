@@ -1,10 +1,10 @@
 // ringlb/upstream.hpp: a worker's keep-alive connections to the backends.
 //
-//   ringlb::upstream_pool pool{64};
+//   ringlb::upstream_pool pool;
 //   auto conn = pool.take(backend, now, idle_limit);    // a live pooled connection, or null
 //   if (!conn) conn = std::make_unique<ringlb::upstream_conn>(io, backend.address); // connect
 //   ...
-//   pool.give(backend, std::move(conn), now);           // reusable after the exchange
+//   pool.give(backend, std::move(conn), now, 1024);     // reusable after the exchange
 //
 // Pools are per worker, so taking and returning a connection is a vector pop/push with no
 // lock. They are keyed by the backend's shared state, which persists across reloads for a
@@ -37,15 +37,13 @@ struct upstream_conn {
 
 class upstream_pool {
 public:
-    explicit upstream_pool(std::size_t max_idle_per_backend) : max_idle_{max_idle_per_backend} {}
-
     /// A pooled connection to `b` younger than `max_idle`, or null. One idle for more than
     /// 200 ms is first checked to be still open (a non-blocking MSG_PEEK recv), which also
     /// catches a backend that sent something (a 408) before closing it.
     [[nodiscard]] std::unique_ptr<upstream_conn> take(const backend& b, steady_clock::time_point now,
                                                       steady_clock::duration max_idle);
-    /// Keeps `c` for reuse (or closes it when the backend's pool is full).
-    void give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now);
+    /// Keeps `c` for reuse, or closes it when `b` already has `keep` idle connections.
+    void give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now, std::size_t keep);
     /// Closes connections idle longer than `max_idle` and pools of backends that are gone.
     void sweep(steady_clock::time_point now, steady_clock::duration max_idle);
     /// Closes every pooled connection.
@@ -57,7 +55,6 @@ private:
         std::shared_ptr<backend_state> state;  // keeps the key's object alive
         std::vector<std::unique_ptr<upstream_conn>> idle;
     };
-    std::size_t max_idle_;
     std::unordered_map<const backend_state*, entry> pools_;
 };
 

@@ -32,7 +32,6 @@ std::unique_ptr<http_parser> make_response_parser(std::size_t) {
 }
 
 constexpr std::size_t max_idle_objects = 256;
-constexpr std::size_t max_idle_per_backend = 64;
 
 }  // namespace
 
@@ -49,7 +48,6 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const snap
       // run()), so the reactor's per-descriptor locks can go; the scheduler keeps its lock
       // because publish() and drain() post from other threads.
       io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO},
-      upstreams_{max_idle_per_backend},
       acceptor_{io_},
       retry_timer_{io_},
       sweep_timer_{io_},

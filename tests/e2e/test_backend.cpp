@@ -6,8 +6,10 @@
 // Paths: /echo (body = the request head as received), /slow?ms=N (answer after N ms),
 // /big?bytes=N (an N-byte Content-Length body), /chunked?n=K&size=S (K chunks of S bytes),
 // /eof (body delimited by closing), /close (Connection: close), /reset (close without an
-// answer), /idle-close?ms=N (a keep-alive answer, then the connection is closed N ms later). Any request body
-// is read and its decoded size returned in X-Body-Bytes.
+// answer), /idle-close?ms=N (a keep-alive answer, then the connection is closed N ms later).
+// Any request body is read and its decoded size returned in X-Body-Bytes; X-Connection
+// numbers the connection the request came on (1, 2, ... in accept order), so tests can see
+// a proxy reuse one.
 #include "ringlb/http.hpp"
 #include "ringlb/key.hpp"
 
@@ -31,6 +33,7 @@ namespace {
 
 std::string g_id = "backend";
 int g_delay_ms = 0;
+std::uint64_t g_connections = 0;  // accepted so far; the io_context has one thread
 
 std::uint64_t query_number(std::string_view target, std::string_view name, std::uint64_t dflt) {
     const auto v = ringlb::find_query_param(target, name);
@@ -41,6 +44,7 @@ std::uint64_t query_number(std::string_view target, std::string_view name, std::
 }
 
 asio::awaitable<void> serve(tcp::socket sock) {
+    const std::string connection = std::to_string(++g_connections);
     auto ex = co_await asio::this_coro::executor;
     std::vector<char> buf(1 << 16);
     std::size_t have = 0;
@@ -96,7 +100,8 @@ asio::awaitable<void> serve(tcp::socket sock) {
         std::string extra;
         bool close = !keep_alive || path == "/close";
         std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id +
-                          "\r\nX-Body-Bytes: " + std::to_string(p.body_bytes()) + "\r\n";
+                          "\r\nX-Body-Bytes: " + std::to_string(p.body_bytes()) +
+                          "\r\nX-Connection: " + connection + "\r\n";
         if (path == "/chunked") {
             const auto n = query_number(target, "n", 3), size = query_number(target, "size", 10);
             out += "Transfer-Encoding: chunked\r\n";

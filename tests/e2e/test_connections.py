@@ -1,5 +1,6 @@
-"""Connections: 10k idle clients cost little memory, max_connections pauses accepting
-(new clients wait in the backlog) and resumes, and SIGTERM lets in-flight requests finish."""
+"""Connections: 10k idle clients cost little memory, the backend pool keeps what
+idle_backend_connections allows, max_connections pauses accepting (new clients wait in the
+backlog) and resumes, and SIGTERM lets in-flight requests finish."""
 import os
 import resource
 import signal
@@ -43,6 +44,50 @@ class IdleConnectionsTest(E2E):
         finally:
             for s in socks:
                 s.close()
+
+
+class BackendPoolTest(E2E):
+    """limits.idle_backend_connections: how many idle backend connections a worker keeps."""
+
+    def burst(self, n):
+        """n concurrent slow requests on n client connections: the backend connections used."""
+        used, errors = [], []
+
+        def one():
+            try:
+                with Conn(self.lb.port) as c:
+                    r = c.request("GET", "/slow?ms=150", {"X-User-Id": "same-key"})
+                    used.append(r.header("x-connection"))
+            except Exception as e:  # reported below, with the rest
+                errors.append(e)
+        threads = [threading.Thread(target=one) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(used), n)
+        return set(used)
+
+    def test_default_pool_keeps_a_bursts_connections(self):
+        self.start_backends(1)
+        self.start_lb(workers=1, routing={"balance_factor": 0})
+        first = self.burst(8)
+        self.assertEqual(len(first), 8)  # concurrent requests need their own connections
+        second = self.burst(8)
+        self.assertEqual(second, first)  # all eight were kept and reused
+
+    def test_limit_closes_the_excess_and_zero_disables_reuse(self):
+        self.start_backends(1)
+        self.start_lb(workers=1, routing={"balance_factor": 0}, limits={"idle_backend_connections": 2})
+        first = self.burst(8)
+        second = self.burst(8)
+        self.assertEqual(len(second & first), 2)  # only two were kept
+        self.lb.kwargs["limits"] = {"idle_backend_connections": 0}
+        self.lb.reload(self.backends)  # a [limits] change applies on reload
+        with Conn(self.lb.port) as c:
+            seen = {c.request("GET", "/", {"X-User-Id": "k"}).header("x-connection") for _ in range(5)}
+        self.assertEqual(len(seen), 5)
 
 
 class MaxConnectionsTest(E2E):

@@ -52,6 +52,7 @@ TEST(config, minimal_file_takes_every_default) {
     EXPECT_EQ(c.limits.max_header_bytes, 32768u);
     EXPECT_EQ(c.limits.max_body_bytes, 100u << 20);
     EXPECT_EQ(c.limits.max_connections, 100000u);
+    EXPECT_EQ(c.limits.idle_backend_connections, 1024u);
     EXPECT_EQ(c.log.access, "stdout");
     ASSERT_EQ(c.backends.size(), 1u);
     EXPECT_EQ(c.backends[0].id, "app-1");
@@ -82,6 +83,7 @@ shutdown_grace = "0s"
 max_header_bytes = "64KiB"
 max_body_bytes = 1048576
 max_connections = 500
+idle_backend_connections = 0
 [log]
 access = "/var/log/ringlb/access.log"
 [[backends]]
@@ -111,6 +113,7 @@ weight = 0
     EXPECT_EQ(c.limits.max_header_bytes, 65536u);
     EXPECT_EQ(c.limits.max_body_bytes, 1048576u);
     EXPECT_EQ(c.limits.max_connections, 500u);
+    EXPECT_EQ(c.limits.idle_backend_connections, 0u);
     EXPECT_EQ(c.log.access, "/var/log/ringlb/access.log");
     ASSERT_EQ(c.backends.size(), 2u);
     EXPECT_EQ(c.backends[0].weight, 3u);
@@ -220,6 +223,8 @@ TEST(config, integer_ranges) {
     EXPECT_EQ(errors_of("[routing]\nretries = 10"), 0u);
     EXPECT_EQ(errors_of("[routing]\nretries = 11"), 1u);
     EXPECT_EQ(errors_of("[limits]\nmax_connections = 0"), 1u);
+    EXPECT_EQ(errors_of("[limits]\nidle_backend_connections = -1"), 1u);
+    EXPECT_EQ(errors_of("[limits]\nidle_backend_connections = \"many\""), 1u);
     EXPECT_EQ(errors_of("[limits]\nmax_header_bytes = 512"), 1u);
     EXPECT_EQ(errors_of("[limits]\nmax_header_bytes = \"2MiB\""), 1u);
     EXPECT_EQ(errors_of("[limits]\nmax_body_bytes = -5"), 1u);
