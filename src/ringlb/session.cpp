@@ -431,9 +431,14 @@ asio::awaitable<bool> session::serve_one() {
         }
 
         arm(wait_kind::backend, cfg.timeouts.backend_response);
+        // One buffer goes out with send(); two need sendmsg(), which also copies in an iovec
+        // array. Most requests have no body.
         const std::array<asio::const_buffer, 2> head_and_body{
             asio::buffer(out_), asio::buffer(in.data() + body_begin, body_end - body_begin)};
-        co_await asio::async_write(ex.conn->socket, head_and_body, use_ec(ec));
+        if (head_and_body[1].size() == 0)
+            co_await asio::async_write(ex.conn->socket, head_and_body[0], use_ec(ec));
+        else
+            co_await asio::async_write(ex.conn->socket, head_and_body, use_ec(ec));
         bool backend_write_failed = static_cast<bool>(ec);
         if (backend_write_failed) {
             // Nothing was streamed from the client yet (every byte sent is still in `in`),
@@ -535,8 +540,16 @@ asio::awaitable<bool> session::serve_one() {
 
     auto r = resp.feed(rb.data() + ex.head_len, rb.size() - ex.head_len);
     bool backend_reusable = resp.keep_alive() && request_sent;
-    std::array<asio::const_buffer, 2> chunk{asio::buffer(out_),
-                                            asio::buffer(rb.data() + ex.head_len, r.consumed)};
+    // A small first part of the body joins the head, so the usual response is one buffer
+    // and one send() (see the request above); a large one is not worth the copy.
+    constexpr std::size_t join_body_below = 4096;
+    std::array<asio::const_buffer, 2> chunk{};
+    if (r.consumed < join_body_below) {
+        out_.append(rb.data() + ex.head_len, r.consumed);
+        chunk[0] = asio::buffer(out_);
+    } else {
+        chunk = {asio::buffer(out_), asio::buffer(rb.data() + ex.head_len, r.consumed)};
+    }
     std::size_t leftover = rb.size() - ex.head_len - r.consumed;
     for (;;) {
         if (r.what == http_parser::event::error) {
@@ -551,7 +564,10 @@ asio::awaitable<bool> session::serve_one() {
         // sees this one still in flight and spills its key under bounded loads.
         if (r.what == http_parser::event::message_complete) load.reset();
         arm(wait_kind::client_io, cfg.timeouts.idle);
-        rec.bytes += co_await asio::async_write(client_, chunk, use_ec(ec));
+        if (chunk[1].size() == 0)
+            rec.bytes += co_await asio::async_write(client_, chunk[0], use_ec(ec));
+        else
+            rec.bytes += co_await asio::async_write(client_, chunk, use_ec(ec));
         if (ec) {
             finish(rec);
             co_return false;
