@@ -58,7 +58,11 @@ class Demo:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.terminate()  # the demo's own clean stop; SIGKILL only if it hangs
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self.proc.wait()
         self.out.close()
 
@@ -120,6 +124,21 @@ class DemoTest(unittest.TestCase):
         self.assertIn("ringlb demo: stopped", d.output())
         for p in [d.port] + [d.backend_port + i for i in range(4)]:
             self.assertFalse(port_open(p), p)
+
+    def test_a_killed_demo_leaves_no_files(self):
+        # The embedded config lives in memory (memfd), not in a temporary file a SIGKILL
+        # would leave behind. Other e2e suites' files are named ringlb-e2e-/ringlb-nginx-.
+        tmp = tempfile.gettempdir()
+        ours = lambda: {n for n in os.listdir(tmp) if n.startswith("ringlb") and
+                        not n.startswith(("ringlb-e2e-", "ringlb-nginx-"))}
+        before = ours()
+        d = self.start()
+        d.wait_ready()
+        with Conn(d.port) as c:  # the balancer is running from that config
+            self.assertEqual(c.request("GET", "/", {"X-User-Id": "alice"}).status, 200)
+        d.proc.kill()
+        d.proc.wait()
+        self.assertEqual(ours() - before, set())
 
     def test_a_taken_backend_port_is_reported(self):
         with socket.socket() as blocker:

@@ -13,6 +13,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -112,27 +113,26 @@ private:
     std::function<void()> on_stop_;
 };
 
-// The config serve_main reads, in a private temporary file removed on scope exit.
-class temp_config {
+// The config serve_main reads: an anonymous in-memory file (memfd) it opens as
+// /proc/self/fd/N. Nothing is created in /tmp, so nothing is left behind however the
+// process ends (a temporary file outlived every SIGKILL).
+class memory_config {
 public:
-    explicit temp_config(const std::string& text) {
-        char name[] = "/tmp/ringlb-demo-XXXXXX.toml";
-        const int fd = ::mkstemps(name, 5);
-        if (fd < 0) throw std::runtime_error("cannot create a temporary config file in /tmp");
-        path_ = name;
-        const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-        ::close(fd);
-        if (!ok) {
-            ::unlink(path_.c_str());
-            throw std::runtime_error("cannot write " + path_);
+    explicit memory_config(const std::string& text) : fd_{::memfd_create("ringlb-demo.toml", MFD_CLOEXEC)} {
+        if (fd_ < 0) throw std::runtime_error("cannot create the demo's in-memory config (memfd_create)");
+        if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+            ::close(fd_);
+            throw std::runtime_error("cannot write the demo's in-memory config");
         }
+        path_ = "/proc/self/fd/" + std::to_string(fd_);
     }
-    ~temp_config() { ::unlink(path_.c_str()); }
-    temp_config(const temp_config&) = delete;
-    temp_config& operator=(const temp_config&) = delete;
+    ~memory_config() { ::close(fd_); }
+    memory_config(const memory_config&) = delete;
+    memory_config& operator=(const memory_config&) = delete;
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
 private:
+    int fd_;
     std::string path_;
 };
 
@@ -287,7 +287,7 @@ int demo_main(const demo_options& opts) {
         return 0;
     }
 
-    const temp_config file{demo_config_text(opts.ports)};
+    const memory_config file{demo_config_text(opts.ports)};
     balancer lb{file.path(), stop};
     if (!lb.wait_ready(cfg.server.listen)) {
         const bool interrupted = stop.requested();
