@@ -10,6 +10,7 @@
 // Any request body is read and its decoded size returned in X-Body-Bytes; X-Connection
 // numbers the connection the request came on (1, 2, ... in accept order), so tests can see
 // a proxy reuse one.
+#include "ringlb/demo/request_reader.hpp"
 #include "ringlb/http.hpp"
 #include "ringlb/key.hpp"
 
@@ -46,43 +47,17 @@ std::uint64_t query_number(std::string_view target, std::string_view name, std::
 asio::awaitable<void> serve(tcp::socket sock) {
     const std::string connection = std::to_string(++g_connections);
     auto ex = co_await asio::this_coro::executor;
-    std::vector<char> buf(1 << 16);
-    std::size_t have = 0;
-    ringlb::http_parser p{ringlb::http_parser::type::request};
+    ringlb::demo::request_reader in{1 << 16};
     asio::error_code ec;
     auto tok = asio::redirect_error(asio::use_awaitable, ec);
     for (;;) {
-        p.reset();
-        std::size_t parsed = 0;
-        ringlb::http_parser::result r{};
-        for (;;) {  // head
-            r = p.feed(buf.data() + parsed, have - parsed);
-            if (r.what == ringlb::http_parser::event::head_complete) break;
-            if (r.what == ringlb::http_parser::event::error) co_return;
-            parsed = have;
-            if (have == buf.size()) co_return;
-            const std::size_t n =
-                co_await sock.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), tok);
-            if (ec) co_return;
-            have += n;
-        }
-        parsed += r.consumed;
-        const std::string head(buf.data(), parsed);
+        if (co_await in.read_head(sock) != ringlb::demo::request_reader::status::head) co_return;
+        const ringlb::http_parser& p = in.parser();
+        const std::string head(in.head());
         const std::string target(p.target());
         const bool head_method = p.method() == HTTP_HEAD;
         const bool keep_alive = p.keep_alive();
-        for (;;) {  // body
-            r = p.feed(buf.data() + parsed, have - parsed);
-            if (r.what == ringlb::http_parser::event::error) co_return;
-            parsed += r.consumed;
-            if (r.what == ringlb::http_parser::event::message_complete) break;
-            have = parsed = 0;
-            const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), tok);
-            if (ec) co_return;
-            have = n;
-        }
-        std::memmove(buf.data(), buf.data() + parsed, have - parsed);
-        have -= parsed;
+        if (!co_await in.read_body(sock)) co_return;
 
         const std::string path(ringlb::target_path(target));
         std::uint64_t delay = g_delay_ms;

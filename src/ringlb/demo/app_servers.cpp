@@ -3,6 +3,7 @@
 #include "ringlb/demo/app_servers.hpp"
 
 #include "ringlb/demo/lru_cache.hpp"
+#include "ringlb/demo/request_reader.hpp"
 #include "ringlb/http.hpp"
 #include "ringlb/key.hpp"
 
@@ -94,38 +95,24 @@ asio::awaitable<std::string> answer(backend& b, const app_options& opts, std::st
 }
 
 asio::awaitable<void> serve_connection(tcp::socket sock, backend& b, const app_options& opts) {
-    std::vector<char> buf(read_buffer_bytes);
-    std::size_t have = 0;
-    http_parser p{http_parser::type::request};
+    request_reader in{read_buffer_bytes};
     asio::error_code ec;
     auto tok = asio::redirect_error(asio::use_awaitable, ec);
     for (;;) {
-        p.reset();
-        std::size_t parsed = 0;
-        http_parser::result r{};
         std::string reply;
         bool close = false;
-        for (;;) {  // the head
-            r = p.feed(buf.data() + parsed, have - parsed);
-            if (r.what == http_parser::event::head_complete || r.what == http_parser::event::error) break;
-            parsed = have;
-            if (have == buf.size()) break;
-            const std::size_t n =
-                co_await sock.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), tok);
-            if (ec) co_return;
-            have += n;
-        }
-        if (r.what != http_parser::event::head_complete) {
-            const bool too_large = r.what != http_parser::event::error || p.error_status() == 431;
+        const request_reader::status got = co_await in.read_head(sock);
+        if (got == request_reader::status::closed) co_return;
+        if (got != request_reader::status::head) {
+            const bool too_large = got == request_reader::status::too_large;
             reply =
                 response(too_large ? 431 : 400, too_large ? "Request Header Fields Too Large" : "Bad Request",
                          b, "none", too_large ? "request head too large\n" : "malformed request\n", false);
             co_await asio::async_write(sock, asio::buffer(reply), tok);
             co_return;
         }
-        parsed += r.consumed;
-        // The head's views point into buf, which the body loop below may overwrite: take
-        // what the answer needs first.
+        // The head's views end with read_body: take what the answer needs first.
+        const http_parser& p = in.parser();
         std::optional<std::string> user;
         if (const auto h = p.header_value("x-user-id"); !h.empty()) {
             user.emplace(h);
@@ -133,18 +120,7 @@ asio::awaitable<void> serve_connection(tcp::socket sock, backend& b, const app_o
             user.emplace(*q);
         }
         const bool keep_alive = p.keep_alive();
-        for (;;) {  // the body (the demo ignores it, but must find where it ends)
-            r = p.feed(buf.data() + parsed, have - parsed);
-            if (r.what == http_parser::event::error) co_return;
-            parsed += r.consumed;
-            if (r.what == http_parser::event::message_complete) break;
-            have = parsed = 0;
-            const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), tok);
-            if (ec) co_return;
-            have = n;
-        }
-        std::memmove(buf.data(), buf.data() + parsed, have - parsed);
-        have -= parsed;
+        if (!co_await in.read_body(sock)) co_return;  // the demo ignores bodies but must find their end
 
         close = !keep_alive;
         if (user) {
