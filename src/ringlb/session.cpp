@@ -191,7 +191,9 @@ asio::awaitable<void> session::run() {
             arm(wait_kind::idle, worker_.current()->snap->cfg().timeouts.idle);
             const std::size_t n = co_await client_.async_read_some(asio::buffer(first_bytes_), use_ec(ec));
             idle_ = false;
-            if (ec || worker_.draining()) break;
+            // A drain cancels this read; but bytes that arrived before it are a request in
+            // flight: it is served, with Connection: close (serve_one sees draining()).
+            if (ec) break;
             in_ = worker_.buffers().take();
             std::memcpy(in_->writable().data(), first_bytes_.data(), n);
             in_->commit(n);
