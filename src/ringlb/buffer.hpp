@@ -2,7 +2,8 @@
 //
 //   ringlb::buffer_pool pool{16384, 256};          // buffer size, buffers kept when idle
 //   std::unique_ptr<ringlb::buffer> b = pool.take(); // no allocation once the pool is warm
-//   auto n = co_await sock.async_read_some(asio::buffer(b->writable()), use_awaitable);
+//   auto w = b->writable();                         // the free space, a std::span<char>
+//   auto n = co_await sock.async_read_some(asio::buffer(w.data(), w.size()), use_awaitable);
 //   b->commit(n);
 //   pool.give(std::move(b));                        // back for the next request
 //

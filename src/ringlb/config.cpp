@@ -324,8 +324,8 @@ private:
         read_integer(t, "max_connections", "limits.max_connections", 1, max_connections_limit,
                      cfg_.limits.max_connections);
         // 0 is meaningful: a new backend connection per request.
-        read_integer(t, "idle_backend_connections", "limits.idle_backend_connections", 0, max_connections_limit,
-                     cfg_.limits.idle_backend_connections);
+        read_integer(t, "idle_backend_connections", "limits.idle_backend_connections", 0,
+                     max_connections_limit, cfg_.limits.idle_backend_connections);
     }
 
     void read_log(const toml::table& t) {

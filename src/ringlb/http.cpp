@@ -46,8 +46,6 @@ http_parser& self(llhttp_t* p) noexcept {
     return *static_cast<http_parser*>(p->data);
 }
 
-}  // namespace
-
 // Whether `name` (token characters only, checked before) equals `lower`, a lowercase
 // literal of letters and '-'. Among token characters, c | 0x20 maps exactly the uppercase
 // letters onto the lowercase ones and leaves '-' and lowercase letters alone, so one OR
@@ -58,6 +56,8 @@ bool is_named(std::string_view name, std::string_view lower) noexcept {
         if ((name[i] | 0x20) != lower[i]) return false;
     return true;
 }
+
+}  // namespace
 
 header_id classify_header(std::string_view n) noexcept {
     // By length and first letter: one comparison at most, usually none.
@@ -186,6 +186,7 @@ std::string_view http_parser::header_value(std::string_view name) const noexcept
 }
 
 std::string_view http_parser::header_value(header_id id) const noexcept {
+    if (id == header_id::other) return {};  // not a name
     for (std::size_t i = 0; i < header_count_; ++i)
         if (headers_[i].id == id) return headers_[i].value;
     return {};

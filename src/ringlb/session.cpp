@@ -11,7 +11,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstring>
 
 // GCC 12 misreports asio's coroutine frame operator delete as mismatched with its operator
@@ -34,6 +36,15 @@ inline auto use_ec(asio::error_code& ec) {
 inline asio::mutable_buffer space(buffer& b) noexcept {
     const std::span<char> w = b.writable();
     return {w.data(), w.size()};
+}
+
+// Writes a head and an optional second part. One buffer goes out with send(); two need
+// sendmsg(), which also copies an iovec array in, so an empty second part is left out.
+// Not a coroutine: it returns asio's awaitable for either form, with no frame of its own.
+asio::awaitable<std::size_t> write_parts(tcp::socket& s, const std::array<asio::const_buffer, 2>& parts,
+                                         asio::error_code& ec) {
+    if (parts[1].size() == 0) return asio::async_write(s, parts[0], use_ec(ec));
+    return asio::async_write(s, parts, use_ec(ec));
 }
 
 // RFC 9110 9.2.2: a request with these methods can be sent again without changing the
@@ -195,6 +206,7 @@ asio::awaitable<void> session::run() {
             // flight: it is served, with Connection: close (serve_one sees draining()).
             if (ec) break;
             in_ = worker_.buffers().take();
+            assert(n <= in_->writable().size());  // pooled buffers are >= 16 KiB (worker.cpp)
             std::memcpy(in_->writable().data(), first_bytes_.data(), n);
             in_->commit(n);
         }
@@ -433,14 +445,9 @@ asio::awaitable<bool> session::serve_one() {
         }
 
         arm(wait_kind::backend, cfg.timeouts.backend_response);
-        // One buffer goes out with send(); two need sendmsg(), which also copies in an iovec
-        // array. Most requests have no body.
-        const std::array<asio::const_buffer, 2> head_and_body{
-            asio::buffer(out_), asio::buffer(in.data() + body_begin, body_end - body_begin)};
-        if (head_and_body[1].size() == 0)
-            co_await asio::async_write(ex.conn->socket, head_and_body[0], use_ec(ec));
-        else
-            co_await asio::async_write(ex.conn->socket, head_and_body, use_ec(ec));
+        co_await write_parts(
+            ex.conn->socket,
+            {asio::buffer(out_), asio::buffer(in.data() + body_begin, body_end - body_begin)}, ec);
         bool backend_write_failed = static_cast<bool>(ec);
         if (backend_write_failed) {
             // Nothing was streamed from the client yet (every byte sent is still in `in`),
@@ -534,8 +541,9 @@ asio::awaitable<bool> session::serve_one() {
         !client_keep_alive || !request_sent || worker_.draining() || resp.body_until_eof();
     rec.status = resp.status();
     const std::string_view raw{rb.data(), ex.head_len};
-    std::string_view status_line = raw.substr(0, raw.find('\n'));
-    if (status_line.ends_with('\r')) status_line.remove_suffix(1);
+    // Up to the first CR or LF: llhttp (not built strict) ends a status line at a CR followed
+    // by any byte, and a bare CR must never reach the client (RFC 9112 2.2).
+    const std::string_view status_line = raw.substr(0, std::min(raw.find('\r'), raw.find('\n')));
     out_.clear();
     build_client_response(resp, status_line,
                           {.close = client_close, .http10_keep_alive = http10 && !client_close}, out_);
@@ -543,7 +551,7 @@ asio::awaitable<bool> session::serve_one() {
     auto r = resp.feed(rb.data() + ex.head_len, rb.size() - ex.head_len);
     bool backend_reusable = resp.keep_alive() && request_sent;
     // A small first part of the body joins the head, so the usual response is one buffer
-    // and one send() (see the request above); a large one is not worth the copy.
+    // and one send() (see write_parts); a large one is not worth the copy.
     constexpr std::size_t join_body_below = 4096;
     std::array<asio::const_buffer, 2> chunk{};
     if (r.consumed < join_body_below) {
@@ -566,10 +574,7 @@ asio::awaitable<bool> session::serve_one() {
         // sees this one still in flight and spills its key under bounded loads.
         if (r.what == http_parser::event::message_complete) load.reset();
         arm(wait_kind::client_io, cfg.timeouts.idle);
-        if (chunk[1].size() == 0)
-            rec.bytes += co_await asio::async_write(client_, chunk[0], use_ec(ec));
-        else
-            rec.bytes += co_await asio::async_write(client_, chunk, use_ec(ec));
+        rec.bytes += co_await write_parts(client_, chunk, ec);
         if (ec) {
             finish(rec);
             co_return false;

@@ -43,7 +43,8 @@ public:
     [[nodiscard]] std::unique_ptr<upstream_conn> take(const backend& b, steady_clock::time_point now,
                                                       steady_clock::duration max_idle);
     /// Keeps `c` for reuse, or closes it when `b` already has `keep` idle connections.
-    void give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now, std::size_t keep);
+    void give(const backend& b, std::unique_ptr<upstream_conn> c, steady_clock::time_point now,
+              std::size_t keep);
     /// Closes connections idle longer than `max_idle` and pools of backends that are gone.
     void sweep(steady_clock::time_point now, steady_clock::duration max_idle);
     /// Closes every pooled connection.

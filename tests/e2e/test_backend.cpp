@@ -6,7 +6,8 @@
 // Paths: /echo (body = the request head as received), /slow?ms=N (answer after N ms),
 // /big?bytes=N (an N-byte Content-Length body), /chunked?n=K&size=S (K chunks of S bytes),
 // /eof (body delimited by closing), /close (Connection: close), /reset (close without an
-// answer), /idle-close?ms=N (a keep-alive answer, then the connection is closed N ms later).
+// answer), /idle-close?ms=N (a keep-alive answer, then the connection is closed N ms later),
+// /bare-cr (a status line ended by a bare CR, which a lenient parser reads as a line end).
 // Any request body is read and its decoded size returned in X-Body-Bytes; X-Connection
 // numbers the connection the request came on (1, 2, ... in accept order), so tests can see
 // a proxy reuse one.
@@ -65,6 +66,12 @@ asio::awaitable<void> serve(tcp::socket sock) {
         if (delay > 0) {
             asio::steady_timer t{ex, std::chrono::milliseconds(delay)};
             co_await t.async_wait(tok);
+        }
+        if (path == "/bare-cr") {
+            const std::string_view raw = "HTTP/1.1 200 OK\rX-Hidden: 1\r\nContent-Length: 3\r\n\r\nabc";
+            co_await asio::async_write(sock, asio::buffer(raw), tok);
+            if (ec) co_return;
+            continue;
         }
         if (path == "/reset") {
             sock.set_option(asio::socket_base::linger(true, 0));

@@ -52,11 +52,15 @@ class BackendPoolTest(E2E):
     def burst(self, n):
         """n concurrent slow requests on n client connections: the backend connections used."""
         used, errors = [], []
+        # Every client connects first and all send together: the 500 ms answers then overlap
+        # even on a loaded machine, so each request needs a backend connection of its own.
+        ready = threading.Barrier(n)
 
         def one():
             try:
                 with Conn(self.lb.port) as c:
-                    r = c.request("GET", "/slow?ms=150", {"X-User-Id": "same-key"})
+                    ready.wait(timeout=10)
+                    r = c.request("GET", "/slow?ms=500", {"X-User-Id": "same-key"})
                     used.append(r.header("x-connection"))
             except Exception as e:  # reported below, with the rest
                 errors.append(e)

@@ -22,6 +22,9 @@ def free_port_block(n):
         ok = True
         for p in range(base, base + n):
             with socket.socket() as s:
+                # As the demo's listeners do: a port held only by TIME_WAIT connections
+                # (10k of them after test_connections) is free to listen on.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind(("127.0.0.1", p))
                 except OSError:
@@ -128,8 +131,8 @@ class DemoTest(unittest.TestCase):
     def test_a_killed_demo_leaves_no_files(self):
         # The embedded config lives in memory (memfd), not in a temporary file a SIGKILL
         # would leave behind. Other e2e suites' files are named ringlb-e2e-/ringlb-nginx-.
-        tmp = tempfile.gettempdir()
-        ours = lambda: {n for n in os.listdir(tmp) if n.startswith("ringlb") and
+        dirs = {"/tmp", tempfile.gettempdir()}
+        ours = lambda: {os.path.join(d, n) for d in dirs for n in os.listdir(d) if n.startswith("ringlb") and
                         not n.startswith(("ringlb-e2e-", "ringlb-nginx-"))}
         before = ours()
         d = self.start()

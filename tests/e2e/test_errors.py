@@ -129,6 +129,15 @@ class HopByHopTest(E2E):
         self.assertIn("x-forwarded-for: 10.1.1.1, 127.0.0.1", head)
         self.assertIn("x-forwarded-proto: http\r\n", head)
 
+    def test_no_bare_cr_from_a_backend_status_line_reaches_the_client(self):
+        # RFC 9112 2.2: a bare CR must not be sent. Whatever the parser made of the backend's
+        # line (a status line ended early, or a 502), the client's head has only CRLFs.
+        with Conn(self.lb.port) as c:
+            r = c.request("GET", "/bare-cr", {"X-User-Id": "k"})
+            self.assertIn(r.status, (200, 502))
+            self.assertNotIn(b"\r", r.raw_head.replace(b"\r\n", b""))
+            self.assertEqual(c.request("GET", "/", {"X-User-Id": "k"}).status, 200)  # still serving
+
     def test_connection_cannot_strip_framing(self):
         with Conn(self.lb.port) as c:
             r = c.request("POST", "/echo", {"Connection": "Content-Length"}, body=b"hello")

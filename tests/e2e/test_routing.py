@@ -35,10 +35,14 @@ class RoutingTest(E2E):
     def test_heads_larger_than_the_first_read(self):
         # A waiting connection's first read lands in a 1 KiB array (session.hpp); heads of
         # every size around and past it must reach the backend whole, on one connection.
+        def head(cookie):
+            return build_request("GET", "/echo", {"X-User-Id": "big-head", "Cookie": cookie})
         with Conn(self.lb.port) as c:
-            for size in (900, 1023, 1024, 1025, 3000, 12000):
-                cookie = "c=" + "v" * size
-                r = c.request("GET", "/echo", {"X-User-Id": "big-head", "Cookie": cookie})
+            for size in (900, 1023, 1024, 1025, 3000, 12000):  # bytes of the whole head
+                cookie = "c=" + "v" * (size - len(head("c=")))
+                self.assertEqual(len(head(cookie)), size)
+                c.send(head(cookie))
+                r = c.read_response()
                 self.assertEqual(r.status, 200, size)
                 self.assertIn(f"Cookie: {cookie}\r\n".encode(), r.body, size)
                 self.assertIn(b"X-User-Id: big-head\r\n", r.body, size)

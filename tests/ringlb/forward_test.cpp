@@ -24,13 +24,14 @@ TEST(Forward, RequestDropsHopByHopAndAddsForwardedHeaders) {
 
 TEST(Forward, ConnectionCloseDropsOnlyAHeaderNamedClose) {
     // Connection: close names the reserved "Close" field (RFC 9110 16.3.2.2) and nothing else.
-    const std::string in =
-        "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nClose: x\r\nX-Keep: 1\r\n\r\n";
+    const std::string in = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nClose: x\r\nX-Keep: 1\r\n\r\n";
     http_parser p{http_parser::type::request};
     ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
     std::string out;
     ringlb::build_backend_request(p, "192.0.2.7", out);
-    EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\r\n");
+    EXPECT_EQ(out,
+              "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: "
+              "http\r\n\r\n");
 }
 
 TEST(Forward, ResponseDropsWhatItsConnectionHeaderLists) {

@@ -122,14 +122,15 @@ TEST(HttpHelpers, ClassifyHeaderNamesEveryIdInAnyCase) {
     EXPECT_EQ(classify_header("X-Forwarded-For"), header_id::x_forwarded_for);
     EXPECT_EQ(classify_header("x-forwarded-proto"), header_id::x_forwarded_proto);
     // Same lengths, other names; near misses.
-    for (const char* other : {"Hose", "Cookies", "Accept", "Tf", "Connectionx", "Content-Lengtx", "Proxy", "X",
-                              "X-Forwarded-Fox", "Transfer-Encodinh", ""})
+    for (const char* other : {"Hose", "Cookies", "Accept", "Tf", "Connectionx", "Content-Lengtx", "Proxy",
+                              "X", "X-Forwarded-Fox", "Transfer-Encodinh", ""})
         EXPECT_EQ(classify_header(other), header_id::other) << other;
 }
 
 TEST(HttpParser, HeadersCarryTheirIdsAndConnectionTokensAreSummarised) {
     const std::string s =
-        "GET / HTTP/1.1\r\nhost: h\r\nX-User-Id: u\r\nCONTENT-LENGTH: 0\r\nConnection: keep-alive, close\r\n\r\n";
+        "GET / HTTP/1.1\r\nhost: h\r\nX-User-Id: u\r\nCONTENT-LENGTH: 0\r\nConnection: keep-alive, "
+        "close\r\n\r\n";
     http_parser p{http_parser::type::request};
     ASSERT_EQ(feed_all(p, s).what, http_parser::event::head_complete);
     ASSERT_EQ(p.header_count(), 4u);

@@ -29,8 +29,9 @@ asio::awaitable<request_reader::status> request_reader::read_head(asio::ip::tcp:
             co_return parser_.error_status() == 431 ? status::too_large : status::malformed;
         parsed_ = have_;
         if (have_ == buf_.size()) co_return status::too_large;
-        const std::size_t n = co_await s.async_read_some(asio::buffer(buf_.data() + have_, buf_.size() - have_),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t n =
+            co_await s.async_read_some(asio::buffer(buf_.data() + have_, buf_.size() - have_),
+                                       asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return status::closed;
         have_ += n;
     }
