@@ -406,6 +406,15 @@ asio::awaitable<bool> session::serve_one() {
         const backend& b = snap.backends()[chosen];
         rec.backend = b.id;
         load.hold(b.state.get());
+        // The backend failed this request: mark it, never pick it again for this request,
+        // and say whether the retry budget allows the next candidate.
+        const auto fail_over = [&] {
+            b.state->record_failure(steady_clock::now());
+            tried.add(chosen);
+            if (rec.retries >= cfg.routing.retries) return false;
+            ++rec.retries;
+            return true;
+        };
 
         bool reused = false;
         if (!fresh_only) ex.conn = worker_.upstreams().take(b, now, cfg.timeouts.idle);
@@ -420,15 +429,10 @@ asio::awaitable<bool> session::serve_one() {
             disarm();
             if (ec) {
                 const bool timed_out = timed_out_ == wait_kind::connect;
-                b.state->record_failure(steady_clock::now());
-                tried.add(chosen);
                 ex.conn.reset();
                 upstream_ = nullptr;
                 // Nothing reached the backend: any request may go to the next candidate.
-                if (rec.retries < cfg.routing.retries) {
-                    ++rec.retries;
-                    continue;
-                }
+                if (fail_over()) continue;
                 co_return co_await reply_error(rec, timed_out ? 504 : 502, !complete);
             }
             asio::error_code ignored;
@@ -458,12 +462,7 @@ asio::awaitable<bool> session::serve_one() {
                 fresh_only = true;  // the backend closed an idle connection under us
                 continue;
             }
-            b.state->record_failure(steady_clock::now());
-            tried.add(chosen);
-            if (rec.retries < cfg.routing.retries) {
-                ++rec.retries;
-                continue;
-            }
+            if (fail_over()) continue;
             co_return co_await reply_error(rec, 502, true);
         }
 
@@ -522,12 +521,7 @@ asio::awaitable<bool> session::serve_one() {
                 fresh_only = true;
                 continue;
             }
-            b.state->record_failure(steady_clock::now());
-            tried.add(chosen);
-            if (rec.retries < cfg.routing.retries) {
-                ++rec.retries;
-                continue;
-            }
+            if (fail_over()) continue;
         } else if (hr == head_result::no_bytes && !reused) {
             b.state->record_failure(steady_clock::now());
         }

@@ -20,9 +20,7 @@
 
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <string>
-#include <vector>
 
 // See src/ringlb/session.cpp: a GCC 12 false positive on asio's coroutine frames.
 #if defined(__GNUC__) && !defined(__clang__)

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import E2E, SANITIZED, Conn, get, rss_kib, wait_until
+from harness import E2E, SANITIZED, Conn, get, port_open, rss_kib, wait_until
 
 
 class IdleConnectionsTest(E2E):
@@ -142,7 +142,7 @@ class GracefulShutdownTest(E2E):
         start = time.monotonic()
         self.lb.proc.send_signal(signal.SIGTERM)
         self.assertTrue(idle.is_closed(timeout=5))
-        wait_until(lambda: not _accepts(self.lb.port), timeout=5, what="listener closed")
+        wait_until(lambda: not port_open(self.lb.port), timeout=5, what="listener closed")
         for t in threads:
             t.join()
         self.assertEqual([r.status for r in results], [200, 200, 200])
@@ -161,14 +161,6 @@ def _sockets(pid):
         except OSError:
             pass
     return n
-
-
-def _accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":
