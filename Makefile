@@ -1,7 +1,9 @@
 # ringlb: the commands a user types. `make test` is what CI runs (.ci/run).
 #
 #   make build    configure and build (RelWithDebInfo) into build/release
-#   make test     install missing deps, build, run every test; then again under ASan+UBSan
+#   make test     install missing deps, build, run every test; then again under ASan+UBSan;
+#                 then every libFuzzer target for a few seconds (clang, ASan+UBSan)
+#   make fuzz     every libFuzzer target for FUZZ_SECONDS (default 600) each, two at a time
 #   make run      build Release and start `ringlb demo` (4 demo backends + the balancer)
 #   make bench    build Release and run chash_bench
 #   make format   clang-format every C++ file
@@ -11,8 +13,12 @@ JOBS ?= $(shell nproc)
 WERROR ?= $(if $(CI),ON,OFF)
 CMAKE_FLAGS := -G Ninja -DRINGLB_WERROR=$(WERROR)
 CTEST_FLAGS := --output-on-failure --timeout 900 -j$(JOBS)
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS := -G Ninja -DRINGLB_WERROR=$(WERROR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DRINGLB_FUZZ=ON -DRINGLB_SANITIZE=ON \
+  -DRINGLB_BUILD_TESTS=OFF -DRINGLB_BUILD_BENCH=OFF
 
-.PHONY: all deps build test test-release test-asan bench run format clean
+.PHONY: all deps build test test-release test-asan test-fuzz fuzz bench run format clean
 
 all: build
 
@@ -23,7 +29,7 @@ build: deps
 	cmake -S . -B build/release $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build/release -j$(JOBS)
 
-test: test-release test-asan
+test: test-release test-asan test-fuzz
 
 test-release: build
 	ctest --test-dir build/release $(CTEST_FLAGS)
@@ -33,6 +39,16 @@ test-asan: deps
 	cmake --build build/asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build/asan $(CTEST_FLAGS)
+
+test-fuzz: deps
+	cmake -S . -B build/fuzz $(FUZZ_FLAGS) -DRINGLB_FUZZ_SECONDS=5
+	cmake --build build/fuzz -j$(JOBS)
+	ctest --test-dir build/fuzz $(CTEST_FLAGS)
+
+fuzz: deps
+	cmake -S . -B build/fuzz $(FUZZ_FLAGS) -DRINGLB_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build build/fuzz -j$(JOBS)
+	ctest --test-dir build/fuzz --output-on-failure --timeout $$(( $(FUZZ_SECONDS) + 300 )) -j$(JOBS) --verbose
 
 run: deps
 	cmake -S . -B build/run $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release -DRINGLB_BUILD_TESTS=OFF -DRINGLB_BUILD_BENCH=OFF

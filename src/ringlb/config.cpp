@@ -46,8 +46,8 @@ constexpr std::array<std::string_view, 6> top_keys{"server", "routing", "timeout
 constexpr std::array<std::string_view, 2> server_keys{"listen", "workers"};
 constexpr std::array<std::string_view, 6> routing_keys{"algorithm", "hash_key",  "vnodes",
                                                        "balance_factor", "retries", "keyless"};
-constexpr std::array<std::string_view, 5> timeouts_keys{"connect", "client_header", "backend_response", "idle",
-                                                        "shutdown_grace"};
+constexpr std::array<std::string_view, 6> timeouts_keys{"connect", "client_header", "backend_response", "idle",
+                                                        "linger", "shutdown_grace"};
 constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
                                                      "idle_backend_connections"};
 constexpr std::array<std::string_view, 1> log_keys{"access"};
@@ -313,6 +313,7 @@ private:
         read_duration(t, "client_header", "timeouts.client_header", one_ms, cfg_.timeouts.client_header);
         read_duration(t, "backend_response", "timeouts.backend_response", one_ms, cfg_.timeouts.backend_response);
         read_duration(t, "idle", "timeouts.idle", one_ms, cfg_.timeouts.idle);
+        read_duration(t, "linger", "timeouts.linger", one_ms, cfg_.timeouts.linger);
         // 0 is meaningful here: close everything at once on SIGTERM.
         read_duration(t, "shutdown_grace", "timeouts.shutdown_grace", duration{0}, cfg_.timeouts.shutdown_grace);
     }

@@ -60,6 +60,7 @@ struct timeouts_config {
     duration client_header{10000};
     duration backend_response{30000};
     duration idle{60000};
+    duration linger{2000};                ///< reading off unread input after an error, before close
     duration shutdown_grace{10000};
 };
 

@@ -227,7 +227,7 @@ asio::awaitable<void> session::linger_close() {
     asio::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
     if (!in_) in_ = worker_.buffers().take();
-    arm(wait_kind::client_io, milliseconds{2000});
+    arm(wait_kind::client_io, worker_.current()->snap->cfg().timeouts.linger);
     std::size_t drained = 0;
     while (!ec && drained < (1u << 20)) {
         in_->clear();

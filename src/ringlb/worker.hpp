@@ -66,6 +66,8 @@ public:
     [[nodiscard]] upstream_pool& upstreams() noexcept { return upstreams_; }
     [[nodiscard]] keyless_state& keyless() noexcept { return keyless_; }
     [[nodiscard]] bool draining() const noexcept { return draining_; }
+    /// Open client connections (sessions) on this worker.
+    [[nodiscard]] std::size_t session_count() const noexcept { return session_count_; }
     /// Records an access-log entry (no-op when the log is off).
     void log(const access_entry& e);
     [[nodiscard]] bool logging() const noexcept { return log_.enabled(); }

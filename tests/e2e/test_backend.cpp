@@ -7,7 +7,11 @@
 // /big?bytes=N (an N-byte Content-Length body), /chunked?n=K&size=S (K chunks of S bytes),
 // /eof (body delimited by closing), /close (Connection: close), /reset (close without an
 // answer), /idle-close?ms=N (a keep-alive answer, then the connection is closed N ms later),
-// /bare-cr (a status line ended by a bare CR, which a lenient parser reads as a line end).
+// /bare-cr (a status line ended by a bare CR, which a lenient parser reads as a line end),
+// /status?code=C&cl=N&body=B&delay_ms=D (status C with Content-Length N when given, then
+// body B, D ms later when given: a 204 or 304 that carries a body, or a 304 that declares a
+// length it does not send), /stray?ms=N (a normal answer, then N ms later a second,
+// unasked-for response on the same connection).
 // Any request body is read and its decoded size returned in X-Body-Bytes; X-Connection
 // numbers the connection the request came on (1, 2, ... in accept order), so tests can see
 // a proxy reuse one.
@@ -68,6 +72,37 @@ asio::awaitable<void> serve(tcp::socket sock) {
         if (path == "/bare-cr") {
             const std::string_view raw = "HTTP/1.1 200 OK\rX-Hidden: 1\r\nContent-Length: 3\r\n\r\nabc";
             co_await asio::async_write(sock, asio::buffer(raw), tok);
+            if (ec) co_return;
+            continue;
+        }
+        if (path == "/status") {
+            const auto code = query_number(target, "code", 200);
+            std::string out = "HTTP/1.1 " + std::to_string(code) + " Status\r\nX-Backend-Id: " + g_id +
+                              "\r\nX-Connection: " + connection + "\r\n";
+            if (ringlb::find_query_param(target, "cl"))
+                out += "Content-Length: " + std::to_string(query_number(target, "cl", 0)) + "\r\n";
+            out += "\r\n";
+            const std::string body{ringlb::find_query_param(target, "body").value_or("")};
+            const auto body_delay = query_number(target, "delay_ms", 0);
+            if (body_delay == 0) out += body;
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+            if (body_delay > 0 && !ec) {
+                asio::steady_timer t{ex, std::chrono::milliseconds(body_delay)};
+                co_await t.async_wait(tok);
+                co_await asio::async_write(sock, asio::buffer(body), tok);
+            }
+            if (ec) co_return;
+            continue;
+        }
+        if (path == "/stray") {
+            const std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id + "\r\nX-Connection: " +
+                                    connection + "\r\nContent-Length: 3\r\n\r\nok\n";
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+            asio::steady_timer t{ex, std::chrono::milliseconds(query_number(target, "ms", 20))};
+            co_await t.async_wait(tok);
+            const std::string_view stray =
+                "HTTP/1.1 200 OK\r\nX-Stray: 1\r\nContent-Length: 6\r\n\r\nstray\n";
+            co_await asio::async_write(sock, asio::buffer(stray), tok);
             if (ec) co_return;
             continue;
         }

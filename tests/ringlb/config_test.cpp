@@ -48,6 +48,7 @@ TEST(config, minimal_file_takes_every_default) {
     EXPECT_EQ(c.timeouts.client_header, duration{10000});
     EXPECT_EQ(c.timeouts.backend_response, duration{30000});
     EXPECT_EQ(c.timeouts.idle, duration{60000});
+    EXPECT_EQ(c.timeouts.linger, duration{2000});
     EXPECT_EQ(c.timeouts.shutdown_grace, duration{10000});
     EXPECT_EQ(c.limits.max_header_bytes, 32768u);
     EXPECT_EQ(c.limits.max_body_bytes, 100u << 20);
@@ -78,6 +79,7 @@ connect = "150ms"
 client_header = "1m30s"
 backend_response = "1h"
 idle = "5s"
+linger = "250ms"
 shutdown_grace = "0s"
 [limits]
 max_header_bytes = "64KiB"
@@ -109,6 +111,7 @@ weight = 0
     EXPECT_EQ(c.timeouts.client_header, duration{90000});
     EXPECT_EQ(c.timeouts.backend_response, duration{3600000});
     EXPECT_EQ(c.timeouts.idle, duration{5000});
+    EXPECT_EQ(c.timeouts.linger, duration{250});
     EXPECT_EQ(c.timeouts.shutdown_grace, duration{0});
     EXPECT_EQ(c.limits.max_header_bytes, 65536u);
     EXPECT_EQ(c.limits.max_body_bytes, 1048576u);

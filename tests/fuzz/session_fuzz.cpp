@@ -1,0 +1,295 @@
+// session_fuzz: one whole client session of the real data path, driven by the input.
+//
+// A real worker (its io_context, pools and routing snapshot) runs on this thread; a client
+// is connected to it over loopback TCP and a scripted backend listens on loopback. The
+// input is a script of steps: bytes either side sends (raw or a canned HTTP fragment, so
+// the fuzzer reaches deep states quickly), and lifecycle events: a pause past a timeout, a
+// half-close, a reset, a side that stops reading (receive buffers are small, so a peer that
+// does not read stalls the other side for real). Timeouts are milliseconds, so a pause past
+// one is cheap. After the script both sides close and the session must end within a bounded
+// time; AddressSanitizer and UndefinedBehaviorSanitizer catch memory errors, and
+// LeakSanitizer whatever an input leaves behind.
+//
+//   build/fuzz/tests/fuzz/session_fuzz -max_total_time=60 corpus/ tests/fuzz/corpus/session/
+#include "ringlb/config.hpp"
+#include "ringlb/routing.hpp"
+#include "ringlb/session.hpp"
+#include "ringlb/worker.hpp"
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace ringlb;
+using asio::ip::tcp;
+using std::chrono::milliseconds;
+
+constexpr std::array<std::string_view, 10> client_canned{
+    "GET / HTTP/1.1\r\nHost: a\r\nX-User-Id: u1\r\n\r\n",
+    "POST / HTTP/1.1\r\nHost: a\r\nX-User-Id: u1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "POST / HTTP/1.1\r\nHost: a\r\nX-User-Id: u2\r\nContent-Length: 10\r\n\r\n",
+    "5\r\nhello\r\n",
+    "0\r\n\r\n",
+    "HEAD / HTTP/1.1\r\nHost: a\r\nX-User-Id: u2\r\n\r\n",
+    "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "ZZ\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+};
+
+constexpr std::array<std::string_view, 12> backend_canned{
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "3\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 204 No Content\r\n\r\n",
+    "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+    "HTTP/1.1 100 Continue\r\n\r\n",
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+    "HTTP/1.1 200 OK\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
+    "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+};
+
+enum class step : std::uint8_t {
+    client_send,
+    client_send_canned,
+    client_shutdown,
+    client_reset,
+    client_read,
+    pause,
+    backend_send,
+    backend_send_canned,
+    backend_shutdown,
+    backend_reset,
+    backend_close,
+    backend_read,
+    last = backend_read,
+};
+
+void set_nonblocking(int fd) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void small_buffers(int fd) {
+    const int n = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof n);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof n);
+}
+
+int listen_loopback(std::uint16_t& port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd, 1024) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        std::perror("session_fuzz: listen");
+        std::abort();
+    }
+    small_buffers(fd);  // accepted sockets inherit them
+    set_nonblocking(fd);
+    port = ntohs(a.sin_port);
+    return fd;
+}
+
+void reset_and_close(int fd) {
+    const linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
+}
+
+void drain(int fd) {
+    char sink[16384];
+    while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    }
+}
+
+// Everything that lives across inputs: the worker and the two listeners.
+struct world {
+    std::uint16_t client_port = 0;
+    std::uint16_t backend_port = 0;
+    int client_listener = -1;
+    int backend_listener = -1;
+    std::unique_ptr<worker> w;
+
+    world() {
+        std::signal(SIGPIPE, SIG_IGN);
+        client_listener = listen_loopback(client_port);
+        backend_listener = listen_loopback(backend_port);
+        auto cfg = std::make_shared<config>();
+        cfg->server.workers = 1;
+        cfg->timeouts.connect = milliseconds{5};
+        cfg->timeouts.client_header = milliseconds{5};
+        cfg->timeouts.backend_response = milliseconds{10};
+        cfg->timeouts.idle = milliseconds{5};
+        cfg->timeouts.linger = milliseconds{5};
+        cfg->timeouts.shutdown_grace = milliseconds{0};
+        cfg->limits.max_header_bytes = 1024;
+        cfg->limits.max_body_bytes = 4096;
+        cfg->routing.retries = 1;
+        cfg->log.access = "off";
+        // Two backend ids behind one listener: failover has somewhere to go.
+        cfg->backends = {{"b1", {"127.0.0.1", backend_port}, 1}, {"b2", {"127.0.0.1", backend_port}, 1}};
+        std::string error;
+        auto snap = snapshot::build(std::move(cfg), nullptr, error);
+        if (!snap) {
+            std::fprintf(stderr, "session_fuzz: %s\n", error.c_str());
+            std::abort();
+        }
+        w = std::make_unique<worker>(0, 1, std::move(snap), nullptr);
+    }
+
+    // Runs every handler that is ready, a few times over so loopback deliveries that the
+    // handlers cause are seen too.
+    void pump() {
+        asio::io_context& io = w->io();
+        for (int i = 0; i < 4; ++i) {
+            io.restart();
+            if (io.poll() == 0 && i > 0) break;
+        }
+    }
+
+    void run_for(milliseconds d) {
+        w->io().restart();
+        w->io().run_for(d);
+        pump();
+    }
+
+    void accept_backends(std::vector<int>& backends) const {
+        for (;;) {
+            const int fd = ::accept4(backend_listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) return;
+            backends.push_back(fd);
+        }
+    }
+};
+
+world& the_world() {
+    static world* w = new world();  // never destroyed: libFuzzer exits without unwinding
+    return *w;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    world& wd = the_world();
+    FuzzedDataProvider in{data, size};
+
+    // The client's connection, accepted the way the worker's listener would.
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    small_buffers(client);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(wd.client_port);
+    if (::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) std::abort();
+    set_nonblocking(client);
+    int server_side = -1;
+    while (server_side < 0) server_side = ::accept4(wd.client_listener, nullptr, nullptr, SOCK_CLOEXEC);
+    int client_fd = client;
+    std::make_shared<session>(*wd.w, tcp::socket{wd.w->io(), tcp::v4(), server_side})->start();
+    wd.pump();
+
+    std::vector<int> backends;
+    milliseconds paused{0};
+    while (in.remaining_bytes() > 0) {
+        const auto s = static_cast<step>(in.ConsumeIntegralInRange<int>(0, static_cast<int>(step::last)));
+        wd.accept_backends(backends);
+        const int backend = backends.empty() ? -1 : backends.back();
+        switch (s) {
+            case step::client_send: {
+                const auto bytes = in.ConsumeBytes<char>(in.ConsumeIntegralInRange<std::size_t>(1, 2048));
+                if (client_fd >= 0) (void)::send(client_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                break;
+            }
+            case step::client_send_canned: {
+                const auto m = client_canned[in.ConsumeIntegralInRange<std::size_t>(0, client_canned.size() - 1)];
+                if (client_fd >= 0) (void)::send(client_fd, m.data(), m.size(), MSG_NOSIGNAL);
+                break;
+            }
+            case step::client_shutdown:
+                if (client_fd >= 0) ::shutdown(client_fd, SHUT_WR);
+                break;
+            case step::client_reset:
+                if (client_fd >= 0) reset_and_close(client_fd);
+                client_fd = -1;
+                break;
+            case step::client_read:
+                if (client_fd >= 0) drain(client_fd);
+                break;
+            case step::pause: {
+                // Up to 3x the longest timeout, and at most 60 ms per input in all.
+                const milliseconds d{in.ConsumeIntegralInRange<int>(0, 30)};
+                if (paused + d <= milliseconds{60}) {
+                    paused += d;
+                    wd.run_for(d);
+                }
+                break;
+            }
+            case step::backend_send: {
+                const auto bytes = in.ConsumeBytes<char>(in.ConsumeIntegralInRange<std::size_t>(1, 2048));
+                if (backend >= 0) (void)::send(backend, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                break;
+            }
+            case step::backend_send_canned: {
+                const auto m =
+                    backend_canned[in.ConsumeIntegralInRange<std::size_t>(0, backend_canned.size() - 1)];
+                if (backend >= 0) (void)::send(backend, m.data(), m.size(), MSG_NOSIGNAL);
+                break;
+            }
+            case step::backend_shutdown:
+                if (backend >= 0) ::shutdown(backend, SHUT_WR);
+                break;
+            case step::backend_reset:
+                if (backend >= 0) {
+                    reset_and_close(backend);
+                    backends.pop_back();
+                }
+                break;
+            case step::backend_close:
+                if (backend >= 0) {
+                    ::close(backend);
+                    backends.pop_back();
+                }
+                break;
+            case step::backend_read:
+                if (backend >= 0) drain(backend);
+                break;
+        }
+        wd.pump();
+    }
+
+    // Both sides leave; the session must end by itself, within its timeouts.
+    if (client_fd >= 0) ::close(client_fd);
+    wd.accept_backends(backends);
+    for (const int fd : backends) ::close(fd);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+    while (wd.w->session_count() != 0 && std::chrono::steady_clock::now() < deadline)
+        wd.run_for(milliseconds{1});
+    if (wd.w->session_count() != 0) {
+        std::fprintf(stderr, "session_fuzz: a session outlived both of its peers by 2 s\n");
+        std::abort();
+    }
+    wd.w->upstreams().clear();
+    wd.pump();
+    return 0;
+}
