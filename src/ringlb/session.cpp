@@ -102,15 +102,34 @@ struct session::request_record {
     unsigned retries = 0;
 };
 
-// The backend side of one request: connection, response parser and buffer.
+// The backend side of one request: connection, response parser and buffer. The connection
+// it holds is the one the session's watchdog may cancel: the exchange registers it in the
+// watchdog's slot when it takes one and clears the slot when it lets go of it, destruction
+// included, so the watchdog can never reach a freed socket.
 struct session::exchange {
     worker& w;
+    upstream_conn*& watched;  // the session's watchdog slot
     std::unique_ptr<upstream_conn> conn;
     std::unique_ptr<http_parser> resp;
     std::unique_ptr<buffer> buf;
     std::size_t head_len = 0;
-    explicit exchange(worker& wk) : w{wk} {}
+    exchange(worker& wk, upstream_conn*& slot) : w{wk}, watched{slot} {}
+    exchange(const exchange&) = delete;
+    exchange& operator=(const exchange&) = delete;
+    void hold(std::unique_ptr<upstream_conn> c) noexcept {
+        conn = std::move(c);
+        watched = conn.get();
+    }
+    void drop() noexcept {
+        watched = nullptr;
+        conn.reset();
+    }
+    std::unique_ptr<upstream_conn> release() noexcept {
+        watched = nullptr;
+        return std::move(conn);
+    }
     ~exchange() {
+        watched = nullptr;
         if (buf) {
             buf->clear();
             w.buffers().give(std::move(buf));
@@ -393,7 +412,7 @@ asio::awaitable<bool> session::serve_one() {
     // 4. Choose a backend, connect, send; fail over while nothing irreversible happened.
     tried_set tried;
     in_flight_guard load;
-    exchange ex{worker_};
+    exchange ex{worker_, upstream_};
     std::size_t chosen = chash::npos;
     bool continue_sent = false;
     bool fresh_only = false;    // the pooled connection just failed: use a new one
@@ -417,20 +436,18 @@ asio::awaitable<bool> session::serve_one() {
         };
 
         bool reused = false;
-        if (!fresh_only) ex.conn = worker_.upstreams().take(b, now, cfg.timeouts.idle);
+        if (!fresh_only) ex.hold(worker_.upstreams().take(b, now, cfg.timeouts.idle));
         fresh_only = false;
         if (ex.conn) {
             reused = true;
         } else {
-            ex.conn = std::make_unique<upstream_conn>(worker_.io().get_executor(), b.address);
-            upstream_ = ex.conn.get();
+            ex.hold(std::make_unique<upstream_conn>(worker_.io().get_executor(), b.address));
             arm(wait_kind::connect, cfg.timeouts.connect);
             co_await ex.conn->socket.async_connect(b.address, use_ec(ec));
             disarm();
             if (ec) {
                 const bool timed_out = timed_out_ == wait_kind::connect;
-                ex.conn.reset();
-                upstream_ = nullptr;
+                ex.drop();
                 // Nothing reached the backend: any request may go to the next candidate.
                 if (fail_over()) continue;
                 co_return co_await reply_error(rec, timed_out ? 504 : 502, !complete);
@@ -438,7 +455,6 @@ asio::awaitable<bool> session::serve_one() {
             asio::error_code ignored;
             ex.conn->socket.set_option(tcp::no_delay(true), ignored);
         }
-        upstream_ = ex.conn.get();
 
         // The client waits for our 100 before sending the body; the backend is reachable.
         if (expect_continue && !continue_sent && !complete) {
@@ -456,8 +472,7 @@ asio::awaitable<bool> session::serve_one() {
         if (backend_write_failed) {
             // Nothing was streamed from the client yet (every byte sent is still in `in`),
             // and a partial request cannot have been acted on: any method may move on.
-            ex.conn.reset();
-            upstream_ = nullptr;
+            ex.drop();
             if (reused) {
                 fresh_only = true;  // the backend closed an idle connection under us
                 continue;
@@ -511,8 +526,7 @@ asio::awaitable<bool> session::serve_one() {
             b.state->record_success();
             break;
         }
-        ex.conn.reset();
-        upstream_ = nullptr;
+        ex.drop();
         if (hr == head_result::timeout) co_return co_await reply_error(rec, 504, !request_sent);
         if (hr == head_result::no_bytes && replayable) {
             if (reused) {
@@ -591,10 +605,9 @@ asio::awaitable<bool> session::serve_one() {
         leftover = rb.size() - r.consumed;
     }
     disarm();
-    upstream_ = nullptr;
     if (backend_reusable && leftover == 0) {
         ++ex.conn->requests;
-        worker_.upstreams().give(snap.backends()[chosen], std::move(ex.conn), steady_clock::now(),
+        worker_.upstreams().give(snap.backends()[chosen], ex.release(), steady_clock::now(),
                                  cfg.limits.idle_backend_connections);
     }
     load.reset();
