@@ -96,9 +96,14 @@ void build_backend_request(const http_parser& req, std::string_view client_ip, s
 void build_client_response(const http_parser& resp, std::string_view status_line,
                            const response_options& opts, std::string& out) {
     out.append(status_line).append("\r\n");
+    // RFC 9110 8.6, RFC 9112 6.1: a 1xx or 204 carries neither Content-Length nor
+    // Transfer-Encoding; a backend that sends them anyway is not repeated.
+    const int status = resp.status();
+    const bool no_framing = (status >= 100 && status < 200) || status == 204;
     for (std::size_t i = 0; i < resp.header_count(); ++i) {
         const header_view& h = resp.header(i);
         if (is_hop_by_hop(h, resp)) continue;
+        if (no_framing && (h.id == header_id::content_length || h.id == header_id::transfer_encoding)) continue;
         append_header(out, h.name, h.value);
     }
     if (opts.close)

@@ -14,7 +14,8 @@
 // the body is forwarded with its original framing, and a proxy that drops a framing header
 // its peer still sees is how request smuggling works.
 //
-// Responses: the same hop-by-hop set is removed; Connection: close is added when ringlb will
+// Responses: the same hop-by-hop set is removed, and Content-Length and Transfer-Encoding
+// from a 1xx or 204 (which has no body and must not declare one); Connection: close is added when ringlb will
 // close the client connection after the response, Connection: keep-alive for an HTTP/1.0
 // client that asked for it.
 //

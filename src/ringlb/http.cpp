@@ -136,6 +136,7 @@ void http_parser::reset(bool to_head_request) noexcept {
     target_complete_ = false;
     has_content_length_ = false;
     until_eof_ = false;
+    no_body_ = false;
     keep_alive_ = false;
     connection_lists_names_ = false;
     error_status_ = 400;
@@ -259,15 +260,19 @@ int http_parser::on_headers_complete(llhttp_t* p) {
     s.last_ = last_cb::none;
     if (s.type_ == type::response) {
         const int status = llhttp_get_status_code(p);
+        // RFC 9112 6.3: these responses end with their head whatever framing they declare (a
+        // 304's Content-Length describes the representation it did not send). llhttp would
+        // read a declared body; bytes after such a head belong to no message.
         const bool no_body =
             s.head_request_ || (status >= 100 && status < 200) || status == 204 || status == 304;
-        if (!no_body && (p->flags & F_CHUNKED) == 0 && !s.has_content_length_) s.until_eof_ = true;
-        if (s.head_request_) {
+        if (no_body) {
             // Returning 1 skips the body; the head/message boundary is then reported by the
             // message_complete pause, at the same position.
+            s.no_body_ = true;
             s.paused_ = pause_reason::head;
             return 1;
         }
+        if ((p->flags & F_CHUNKED) == 0 && !s.has_content_length_) s.until_eof_ = true;
     }
     s.paused_ = pause_reason::head;
     return HPE_PAUSED;

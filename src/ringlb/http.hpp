@@ -127,6 +127,8 @@ public:
     [[nodiscard]] bool has_content_length() const noexcept { return has_content_length_; }
     /// A response body delimited by the connection closing (no length, not chunked).
     [[nodiscard]] bool body_until_eof() const noexcept { return until_eof_; }
+    /// A response that ends with its head whatever it declares: to HEAD, 1xx, 204, 304.
+    [[nodiscard]] bool no_body() const noexcept { return no_body_; }
     /// Whether the peer allows the connection to be reused after this message.
     [[nodiscard]] bool keep_alive() const noexcept { return keep_alive_; }
     /// Whether the head has been parsed past the request target (false: a too-long head is
@@ -164,6 +166,7 @@ private:
     bool target_complete_ = false;
     bool has_content_length_ = false;
     bool until_eof_ = false;
+    bool no_body_ = false;
     bool keep_alive_ = false;
     bool connection_lists_names_ = false;
     int error_status_ = 400;

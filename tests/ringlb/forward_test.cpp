@@ -67,4 +67,28 @@ TEST(Forward, ResponseKeepsFramingAndAddsConnectionClose) {
     EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-App: 1\r\nConnection: close\r\n\r\n");
 }
 
+TEST(Forward, A204DeclaresNoBodyAndA304KeepsItsLength) {
+    const std::string no_content =
+        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-App: 1\r\n\r\n";
+    http_parser p{http_parser::type::response};
+    ASSERT_EQ(p.feed(no_content.data(), no_content.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_client_response(p, "HTTP/1.1 204 No Content", {}, out);
+    EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\nX-App: 1\r\n\r\n");
+    const std::string chunked = "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n";
+    http_parser c{http_parser::type::response};
+    ASSERT_EQ(c.feed(chunked.data(), chunked.size()).what, http_parser::event::head_complete);
+    out.clear();
+    ringlb::build_client_response(c, "HTTP/1.1 204 No Content", {}, out);
+    EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
+
+    // RFC 9110 8.6: a 304's Content-Length is the length of the representation not sent.
+    const std::string not_modified = "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n";
+    http_parser q{http_parser::type::response};
+    ASSERT_EQ(q.feed(not_modified.data(), not_modified.size()).what, http_parser::event::head_complete);
+    out.clear();
+    ringlb::build_client_response(q, "HTTP/1.1 304 Not Modified", {}, out);
+    EXPECT_EQ(out, not_modified);
+}
+
 }  // namespace

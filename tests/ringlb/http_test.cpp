@@ -89,6 +89,30 @@ TEST(HttpParser, HeadResponseHasNoBodyAndUntilEofIsDetected) {
     EXPECT_TRUE(q.finish());
 }
 
+TEST(HttpParser, ResponsesWithoutABodyEndWithTheirHeadWhateverTheyDeclare) {
+    // A 204 or 304 that declares a length or chunking ends at its head: the bytes after it
+    // are not its body (they belong to no message, and the connection is not reused).
+    for (const std::string s : {"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello",
+                                "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n",
+                                "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello",
+                                "HTTP/1.1 103 Early Hints\r\nContent-Length: 3\r\n\r\nabc"}) {
+        http_parser p{http_parser::type::response};
+        const auto r = feed_all(p, s);
+        ASSERT_EQ(r.what, http_parser::event::head_complete) << s;
+        EXPECT_EQ(r.consumed, s.find("\r\n\r\n") + 4) << s;
+        EXPECT_TRUE(p.no_body()) << s;
+        EXPECT_FALSE(p.body_until_eof()) << s;
+        const auto end = p.feed(s.data() + r.consumed, s.size() - r.consumed);
+        EXPECT_EQ(end.what, http_parser::event::message_complete) << s;
+        EXPECT_EQ(end.consumed, 0u) << s;
+        EXPECT_TRUE(p.keep_alive()) << s;
+    }
+    http_parser p{http_parser::type::response};
+    const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    ASSERT_EQ(feed_all(p, ok).what, http_parser::event::head_complete);
+    EXPECT_FALSE(p.no_body());
+}
+
 TEST(HttpParser, SplitHeadAcrossFeedsKeepsViews) {
     const std::string s = "GET /path HTTP/1.1\r\nHost: example\r\nX-Long-Name: value\r\n\r\n";
     http_parser p{http_parser::type::request};
