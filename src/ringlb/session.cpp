@@ -109,27 +109,30 @@ struct session::request_record {
 struct session::exchange {
     worker& w;
     upstream_conn*& watched;  // the session's watchdog slot
-    std::unique_ptr<upstream_conn> conn;
+    conn_ref conn;
     std::unique_ptr<http_parser> resp;
     std::unique_ptr<buffer> buf;
     std::size_t head_len = 0;
     exchange(worker& wk, upstream_conn*& slot) : w{wk}, watched{slot} {}
     exchange(const exchange&) = delete;
     exchange& operator=(const exchange&) = delete;
-    void hold(std::unique_ptr<upstream_conn> c) noexcept {
+    void hold(conn_ref c) noexcept {
         conn = std::move(c);
         watched = conn.get();
     }
+    // A connection the exchange lets go of without returning it is closed: a standing read
+    // may still hold it, and must not keep its socket open.
     void drop() noexcept {
         watched = nullptr;
+        if (conn) conn->close();
         conn.reset();
     }
-    std::unique_ptr<upstream_conn> release() noexcept {
+    conn_ref release() noexcept {
         watched = nullptr;
         return std::move(conn);
     }
     ~exchange() {
-        watched = nullptr;
+        drop();
         if (buf) {
             buf->clear();
             w.buffers().give(std::move(buf));
@@ -314,7 +317,7 @@ asio::awaitable<session::head_result> session::read_response_head(exchange& ex, 
             parsed += r.consumed;
         }
         if (b.full()) co_return head_result::bad;  // a response head larger than a buffer
-        const std::size_t n = co_await ex.conn->socket.async_read_some(space(b), use_ec(ec));
+        const std::size_t n = co_await ex.conn->async_read_some(space(b), use_ec(ec));
         if (ec) {
             if (timed_out_ == wait_kind::backend) co_return head_result::timeout;
             co_return any_byte || b.size() > 0 ? head_result::bad : head_result::no_bytes;
@@ -441,7 +444,7 @@ asio::awaitable<bool> session::serve_one() {
         if (ex.conn) {
             reused = true;
         } else {
-            ex.hold(std::make_unique<upstream_conn>(worker_.io().get_executor(), b.address));
+            ex.hold(upstream_conn::open(worker_.io().get_executor(), b.address));
             arm(wait_kind::connect, cfg.timeouts.connect);
             co_await ex.conn->socket.async_connect(b.address, use_ec(ec));
             disarm();
@@ -464,6 +467,13 @@ asio::awaitable<bool> session::serve_one() {
             continue_sent = true;
         }
 
+        if (reused && ex.conn->stray()) {
+            // The backend sent something since the connection was pooled: it is out of step
+            // with its requests. Not the request's fault: a fresh connection, no retry used.
+            ex.drop();
+            fresh_only = true;
+            continue;
+        }
         arm(wait_kind::backend, cfg.timeouts.backend_response);
         co_await write_parts(
             ex.conn->socket,
@@ -590,7 +600,7 @@ asio::awaitable<bool> session::serve_one() {
         if (r.what == http_parser::event::message_complete) break;
         rb.clear();
         arm(wait_kind::backend, cfg.timeouts.backend_response);
-        const std::size_t n = co_await ex.conn->socket.async_read_some(space(rb), use_ec(ec));
+        const std::size_t n = co_await ex.conn->async_read_some(space(rb), use_ec(ec));
         if (ec) {
             if (ec == asio::error::eof && resp.finish()) {  // body delimited by the close
                 backend_reusable = false;
