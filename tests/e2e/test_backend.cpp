@@ -16,8 +16,8 @@
 // numbers the connection the request came on (1, 2, ... in accept order), so tests can see
 // a proxy reuse one.
 #include "ringlb/demo/request_reader.hpp"
-#include "ringlb/http.hpp"
-#include "ringlb/key.hpp"
+#include "ringlb/http/key.hpp"
+#include "ringlb/http/parser.hpp"
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -95,8 +95,8 @@ asio::awaitable<void> serve(tcp::socket sock) {
             continue;
         }
         if (path == "/stray") {
-            const std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id + "\r\nX-Connection: " +
-                                    connection + "\r\nContent-Length: 3\r\n\r\nok\n";
+            const std::string out = "HTTP/1.1 200 OK\r\nX-Backend-Id: " + g_id +
+                                    "\r\nX-Connection: " + connection + "\r\nContent-Length: 3\r\n\r\nok\n";
             co_await asio::async_write(sock, asio::buffer(out), tok);
             asio::steady_timer t{ex, std::chrono::milliseconds(query_number(target, "ms", 20))};
             co_await t.async_wait(tok);

@@ -11,10 +11,10 @@
 // LeakSanitizer whatever an input leaves behind.
 //
 //   build/fuzz/tests/fuzz/session_fuzz -max_total_time=60 corpus/ tests/fuzz/corpus/session/
-#include "ringlb/config.hpp"
-#include "ringlb/routing.hpp"
-#include "ringlb/session.hpp"
-#include "ringlb/worker.hpp"
+#include "ringlb/config/config.hpp"
+#include "ringlb/control/bundle_builder.hpp"
+#include "ringlb/proxy/session.hpp"
+#include "ringlb/proxy/worker.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -150,12 +150,12 @@ struct world {
         // Two backend ids behind one listener: failover has somewhere to go.
         cfg->backends = {{"b1", {"127.0.0.1", backend_port}, 1}, {"b2", {"127.0.0.1", backend_port}, 1}};
         std::string error;
-        auto snap = snapshot::build(std::move(cfg), nullptr, error);
-        if (!snap) {
+        auto b = build_bundle(*cfg, nullptr, error);
+        if (!b) {
             std::fprintf(stderr, "session_fuzz: %s\n", error.c_str());
             std::abort();
         }
-        w = std::make_unique<worker>(0, 1, std::move(snap), nullptr);
+        w = std::make_unique<worker>(0, 1, std::move(b), nullptr);
     }
 
     // Runs every handler that is ready, a few times over so loopback deliveries that the
@@ -222,7 +222,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             }
             case step::client_send_canned: {
-                const auto m = client_canned[in.ConsumeIntegralInRange<std::size_t>(0, client_canned.size() - 1)];
+                const auto m =
+                    client_canned[in.ConsumeIntegralInRange<std::size_t>(0, client_canned.size() - 1)];
                 if (client_fd >= 0) (void)::send(client_fd, m.data(), m.size(), MSG_NOSIGNAL);
                 break;
             }

@@ -1,6 +1,6 @@
 // The CLI contract of check, map, simulate and plan: exit statuses and one-line errors.
 #include "ringlb/tools/commands.hpp"
-#include "ringlb/check.hpp"
+#include "ringlb/config/check.hpp"
 
 #include <gtest/gtest.h>
 

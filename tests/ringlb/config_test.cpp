@@ -1,7 +1,7 @@
 // Config loading: defaults, every notation, and that every mistake is reported with its
 // position (and all of them at once).
-#include "ringlb/config.hpp"
-#include "ringlb/config_values.hpp"
+#include "ringlb/config/config.hpp"
+#include "ringlb/config/values.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,9 @@ id = "app-1"
 address = "127.0.0.1:9101"
 )";
 
-config_result parse(const std::string& text) { return parse_config(text, "test.toml"); }
+config_result parse(const std::string& text) {
+    return parse_config(text, "test.toml");
+}
 
 std::string all_errors(const config_result& r) {
     std::string s;
@@ -164,7 +166,8 @@ TEST(config, unknown_keys_are_errors_with_a_hint) {
     auto e = only_error(std::string{"[routing]\nvnode = 100\n"} + one_backend);
     EXPECT_EQ(e.line, 2u);
     EXPECT_EQ(e.column, 1u);
-    EXPECT_NE(e.message.find("unknown key \"vnode\" in [routing] (did you mean \"vnodes\"?)"), std::string::npos)
+    EXPECT_NE(e.message.find("unknown key \"vnode\" in [routing] (did you mean \"vnodes\"?)"),
+              std::string::npos)
         << e.message;
 
     e = only_error(std::string{"[server]\nvnodes = 100\n"} + one_backend);
@@ -274,7 +277,8 @@ address = "127.0.0.1:5"
 weight = 10001
 )");
     ASSERT_EQ(r.errors.size(), 5u) << all_errors(r);
-    EXPECT_NE(r.errors[0].message.find("duplicate backend id \"a\" (first defined on line 3)"), std::string::npos)
+    EXPECT_NE(r.errors[0].message.find("duplicate backend id \"a\" (first defined on line 3)"),
+              std::string::npos)
         << r.errors[0].message;
     EXPECT_EQ(r.errors[0].line, 6u);
     EXPECT_NE(r.errors[1].message.find("has no id"), std::string::npos);
@@ -351,7 +355,8 @@ TEST(config_values, durations) {
     EXPECT_EQ(parse_duration("1m").value, duration{60000});
     EXPECT_EQ(parse_duration("1h").value, duration{3600000});
     EXPECT_EQ(parse_duration("1m30s").value, duration{90000});
-    for (const char* bad : {"", "s", "2", "2x", "2 s", "-1s", "1.5s", "99999999999999999999s", "9999999999999999h"}) {
+    for (const char* bad :
+         {"", "s", "2", "2x", "2 s", "-1s", "1.5s", "99999999999999999999s", "9999999999999999h"}) {
         const auto p = parse_duration(bad);
         EXPECT_FALSE(p) << bad;
         EXPECT_NE(p.error.find("malformed duration"), std::string::npos) << bad;
@@ -380,9 +385,9 @@ TEST(config_values, endpoints) {
     EXPECT_EQ(parse_endpoint("127.0.0.1:80"), (endpoint{"127.0.0.1", 80}));
     EXPECT_EQ(parse_endpoint("[2001:db8::1]:443"), (endpoint{"2001:db8::1", 443}));
     EXPECT_EQ(parse_endpoint("localhost:65535"), (endpoint{"localhost", 65535}));
-    for (const char* bad : {"", "127.0.0.1", ":80", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http",
-                            "::1:80", "[::1]80", "[nothex]:80", "10.0.0.256:80", "bad_host:80", "-a.b:1",
-                            "a..b:1"}) {
+    for (const char* bad :
+         {"", "127.0.0.1", ":80", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "::1:80", "[::1]80",
+          "[nothex]:80", "10.0.0.256:80", "bad_host:80", "-a.b:1", "a..b:1"}) {
         EXPECT_FALSE(parse_endpoint(bad)) << bad;
     }
     EXPECT_EQ(to_string(endpoint{"::1", 80}), "[::1]:80");

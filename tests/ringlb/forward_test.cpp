@@ -1,4 +1,4 @@
-#include "ringlb/forward.hpp"
+#include "ringlb/http/forward.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@ TEST(Forward, RequestDropsHopByHopAndAddsForwardedHeaders) {
     http_parser p{http_parser::type::request};
     ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
     std::string out;
-    ringlb::build_backend_request(p, "192.0.2.7", out);
+    ringlb::build_backend_request(p, "192.0.2.7", "http", out);
     EXPECT_EQ(out,
               "GET /p HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Keep: 2\r\n"
               "Content-Length: 0\r\nX-Forwarded-Proto: http\r\n\r\n");
@@ -28,7 +28,7 @@ TEST(Forward, ConnectionCloseDropsOnlyAHeaderNamedClose) {
     http_parser p{http_parser::type::request};
     ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
     std::string out;
-    ringlb::build_backend_request(p, "192.0.2.7", out);
+    ringlb::build_backend_request(p, "192.0.2.7", "http", out);
     EXPECT_EQ(out,
               "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: "
               "http\r\n\r\n");
@@ -50,7 +50,7 @@ TEST(Forward, AbsoluteFormBecomesOriginFormWithItsAuthorityAsHost) {
     http_parser p{http_parser::type::request};
     ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
     std::string out;
-    ringlb::build_backend_request(p, "::1", out);
+    ringlb::build_backend_request(p, "::1", "http", out);
     EXPECT_EQ(out,
               "GET /a?b=1 HTTP/1.1\r\nHost: example.com:81\r\nX-Forwarded-For: ::1\r\nX-Forwarded-Proto: "
               "http\r\n\r\n");
@@ -68,8 +68,7 @@ TEST(Forward, ResponseKeepsFramingAndAddsConnectionClose) {
 }
 
 TEST(Forward, A204DeclaresNoBodyAndA304KeepsItsLength) {
-    const std::string no_content =
-        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-App: 1\r\n\r\n";
+    const std::string no_content = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-App: 1\r\n\r\n";
     http_parser p{http_parser::type::response};
     ASSERT_EQ(p.feed(no_content.data(), no_content.size()).what, http_parser::event::head_complete);
     std::string out;

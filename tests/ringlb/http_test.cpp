@@ -1,4 +1,4 @@
-#include "ringlb/http.hpp"
+#include "ringlb/http/parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "ringlb/key.hpp"
+#include "ringlb/http/key.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // return is checked against, expiry, the standing read that catches anything a backend
 // sends to a pooled connection and becomes the next exchange's first read, a changed
 // address, and the sweep that drops pools of backends that are gone.
-#include "ringlb/upstream.hpp"
+#include "ringlb/proxy/upstream.hpp"
 
 #include <gtest/gtest.h>
 
@@ -60,9 +60,9 @@ bool wait_readable(tcp::socket& s) {
     return ::poll(&p, 1, 2000) == 1;
 }
 
-ringlb::backend make_backend(const std::string& id, const tcp::endpoint& at) {
+ringlb::backend make_backend(const std::string& id) {
     auto totals = std::make_shared<ringlb::load_totals>();
-    return {id, at, 1, std::make_shared<ringlb::backend_state>(id, totals)};
+    return {id, 1, std::make_shared<ringlb::backend_state>(id, totals)};
 }
 
 class UpstreamPool : public ::testing::Test {
@@ -75,13 +75,13 @@ protected:
 
     asio::io_context io{1};
     loopback_server server{io};
-    ringlb::backend b = make_backend("app-1", server.endpoint());
+    ringlb::backend b = make_backend("app-1");
     ringlb::upstream_pool pool;
     steady_clock::time_point t0 = steady_clock::now();
 };
 
 TEST_F(UpstreamPool, EmptyPoolGivesNothing) {
-    EXPECT_EQ(pool.take(b, t0, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0, 60s), nullptr);
     EXPECT_EQ(pool.idle_count(), 0u);
 }
 
@@ -93,9 +93,9 @@ TEST_F(UpstreamPool, ReturnsTheMostRecentlyUsedFirst) {
     pool.give(b, std::move(a), t0, 8);
     pool.give(b, std::move(c), t0 + 1ms, 8);
     EXPECT_EQ(pool.idle_count(), 2u);
-    EXPECT_EQ(pool.take(b, t0 + 2ms, 60s).get(), c_ptr);
-    EXPECT_EQ(pool.take(b, t0 + 2ms, 60s).get(), a_ptr);
-    EXPECT_EQ(pool.take(b, t0 + 2ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s).get(), c_ptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s).get(), a_ptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s), nullptr);
 }
 
 TEST_F(UpstreamPool, AReturnToAFullPoolClosesTheConnection) {
@@ -108,7 +108,7 @@ TEST_F(UpstreamPool, AReturnToAFullPoolClosesTheConnection) {
 
 TEST_F(UpstreamPool, ConnectionsIdleTooLongAreNotReused) {
     pool.give(b, server.connect(), t0, 8);
-    EXPECT_EQ(pool.take(b, t0 + 61s, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 61s, 60s), nullptr);
     EXPECT_EQ(pool.idle_count(), 0u);  // and dropped on the way
     EXPECT_TRUE(peer_closed(server.accepted[0]));
 }
@@ -116,15 +116,16 @@ TEST_F(UpstreamPool, ConnectionsIdleTooLongAreNotReused) {
 TEST_F(UpstreamPool, ABackendThatClosesAPooledConnectionIsSeenAtOnce) {
     pool.give(b, server.connect(), t0, 8);
     server.accepted[0].close();  // the backend's keep-alive timeout closed it
-    run_one();                // the standing read completes with the end of stream
-    EXPECT_EQ(pool.take(b, t0 + 1ms, 60s), nullptr);
+    run_one();                   // the standing read completes with the end of stream
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s), nullptr);
 }
 
 TEST_F(UpstreamPool, BytesNobodyAskedForMakeAPooledConnectionUnusable) {
     pool.give(b, server.connect(), t0, 8);
-    asio::write(server.accepted[0], asio::buffer(std::string{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}));
+    asio::write(server.accepted[0],
+                asio::buffer(std::string{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}));
     run_one();
-    EXPECT_EQ(pool.take(b, t0 + 1ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s), nullptr);
     EXPECT_TRUE(peer_closed(server.accepted[0]));  // closed, not kept
 }
 
@@ -135,12 +136,12 @@ TEST_F(UpstreamPool, StrayBytesWhoseCompletionHasNotRunAreSeenByTake) {
     asio::write(server.accepted[0], asio::buffer(std::string{"late body"}));
     ASSERT_TRUE(wait_readable(c->socket));
     pool.give(b, std::move(c), t0, 8);
-    EXPECT_EQ(pool.take(b, t0 + 1ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s), nullptr);
 }
 
 TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {
     pool.give(b, server.connect(), t0, 8);
-    conn_ref c = pool.take(b, t0 + 1ms, 60s);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s);
     ASSERT_NE(c, nullptr);
     EXPECT_FALSE(c->stray());
     std::vector<char> buf(16384);
@@ -171,7 +172,7 @@ TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {
 
 TEST_F(UpstreamPool, AnAnswerThatLandsBeforeTheExchangeAsksIsKeptForIt) {
     pool.give(b, server.connect(), t0, 8);
-    conn_ref c = pool.take(b, t0 + 1ms, 60s);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s);
     ASSERT_NE(c, nullptr);
     asio::write(server.accepted[0], asio::buffer(std::string{"early"}));
     run_one();  // the standing read completes while the exchange is still writing
@@ -187,7 +188,7 @@ TEST_F(UpstreamPool, AnAnswerThatLandsBeforeTheExchangeAsksIsKeptForIt) {
 
 TEST_F(UpstreamPool, ABufferSmallerThanTheLandingArrayIsRefused) {
     pool.give(b, server.connect(), t0, 8);
-    conn_ref c = pool.take(b, t0 + 1ms, 60s);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s);
     ASSERT_NE(c, nullptr);
     char small[16];
     asio::error_code got;
@@ -204,10 +205,10 @@ TEST(UpstreamShutdown, AnExchangeWaitingOnAStandingReadIsFreedWithTheIoContext) 
     {
         asio::io_context io{1};
         loopback_server server{io};
-        ringlb::backend b = make_backend("app-1", server.endpoint());
+        ringlb::backend b = make_backend("app-1");
         ringlb::upstream_pool pool;
         pool.give(b, server.connect(), steady_clock::now(), 8);
-        conn_ref c = pool.take(b, steady_clock::now(), 60s);
+        conn_ref c = pool.take(b, server.endpoint(), steady_clock::now(), 60s);
         ASSERT_NE(c, nullptr);
         struct holder {
             conn_ref keep;
@@ -222,16 +223,15 @@ TEST(UpstreamShutdown, AnExchangeWaitingOnAStandingReadIsFreedWithTheIoContext) 
         static std::vector<char> buf(16384);
         c->async_read_some(asio::buffer(buf), holder{c, &destroyed});
         c.reset();  // only the waiting handler and the standing read hold it now
-    }  // io is destroyed last: the pending standing read with it
+    }               // io is destroyed last: the pending standing read with it
     EXPECT_TRUE(destroyed);
 }
 
 TEST_F(UpstreamPool, ABackendThatMovedGetsNoConnectionToItsOldAddress) {
     pool.give(b, server.connect(), t0, 8);
     loopback_server elsewhere{io};
-    ringlb::backend moved = b;  // same id and state, new address (a reload)
-    moved.address = elsewhere.endpoint();
-    EXPECT_EQ(pool.take(moved, t0 + 1ms, 60s), nullptr);
+    // Same id and state, a new address (a reload): no connection to the old one.
+    EXPECT_EQ(pool.take(b, elsewhere.endpoint(), t0 + 1ms, 60s), nullptr);
 }
 
 TEST_F(UpstreamPool, SweepClosesExpiredConnectionsAndForgetsBackendsThatAreGone) {

@@ -4,8 +4,8 @@
 
 #include "ringlb/demo/lru_cache.hpp"
 #include "ringlb/demo/request_reader.hpp"
-#include "ringlb/http.hpp"
-#include "ringlb/key.hpp"
+#include "ringlb/http/key.hpp"
+#include "ringlb/http/parser.hpp"
 
 #include <fmt/format.h>
 #include <asio/co_spawn.hpp>

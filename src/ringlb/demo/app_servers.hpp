@@ -17,7 +17,7 @@
 // caches belong to the event-loop thread and counters are relaxed atomics.
 #pragma once
 
-#include "ringlb/config.hpp"
+#include "ringlb/config/config.hpp"
 
 #include <asio/io_context.hpp>
 

@@ -1,6 +1,6 @@
 #include "ringlb/demo/command.hpp"
 
-#include "ringlb/config_values.hpp"
+#include "ringlb/config/values.hpp"
 
 #include <cstdio>
 

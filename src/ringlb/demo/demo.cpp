@@ -2,10 +2,10 @@
 // stops on SIGTERM/SIGINT like in production, so the demo stops it by raising SIGTERM.
 #include "ringlb/demo/demo.hpp"
 
+#include "ringlb/cli/serve.hpp"
 #include "ringlb/demo/movement.hpp"
 #include "ringlb/demo/traffic.hpp"
 #include "ringlb/demo/traffic_report.hpp"
-#include "ringlb/serve.hpp"
 
 #include <fmt/format.h>
 #include <asio/connect.hpp>

@@ -11,7 +11,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
-#include "ringlb/config.hpp"
+#include "ringlb/config/config.hpp"
 
 #include <cstdint>
 #include <string>

@@ -16,7 +16,7 @@
 // Thread-safety: none; one reader per connection, on the connection's thread.
 #pragma once
 
-#include "ringlb/http.hpp"
+#include "ringlb/http/parser.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>

@@ -2,7 +2,7 @@
 #include "ringlb/demo/traffic.hpp"
 
 #include "ringlb/demo/zipf.hpp"
-#include "ringlb/http.hpp"
+#include "ringlb/http/parser.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>

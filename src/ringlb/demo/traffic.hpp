@@ -17,7 +17,7 @@
 // Thread-safety: run() on one thread; stop() from any thread.
 #pragma once
 
-#include "ringlb/config.hpp"
+#include "ringlb/config/config.hpp"
 
 #include <asio/io_context.hpp>
 

@@ -1,6 +1,6 @@
 #include "ringlb/tools/plan.hpp"
 
-#include "ringlb/config_values.hpp"
+#include "ringlb/config/values.hpp"
 #include "ringlb/tools/simulation.hpp"
 
 #include <chash/ketama.hpp>
@@ -27,7 +27,8 @@ using flow_matrix = std::map<std::pair<std::size_t, std::size_t>, long double>;
 // the first point >= b[k] of each list, and the wrap-around arc (b[last], space) u [0, b[0]]
 // to the first point of each list.
 template <class Point>
-flow_matrix split_arcs(std::span<const Point> old_points, std::span<const Point> new_points, long double space) {
+flow_matrix split_arcs(std::span<const Point> old_points, std::span<const Point> new_points,
+                       long double space) {
     std::vector<std::uint64_t> bounds;
     bounds.reserve(old_points.size() + new_points.size());
     for (const auto& p : old_points) bounds.push_back(p.position);
@@ -36,7 +37,7 @@ flow_matrix split_arcs(std::span<const Point> old_points, std::span<const Point>
     bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
     flow_matrix flows;
     if (bounds.empty() || old_points.empty() || new_points.empty()) return flows;
-    std::size_t i = 0;   // first old point with position >= bound
+    std::size_t i = 0;  // first old point with position >= bound
     std::size_t j = 0;
     for (std::size_t k = 0; k < bounds.size(); ++k) {
         const std::uint64_t b = bounds[k];
@@ -44,8 +45,9 @@ flow_matrix split_arcs(std::span<const Point> old_points, std::span<const Point>
         while (j < new_points.size() && new_points[j].position < b) ++j;
         const std::size_t from = old_points[i == old_points.size() ? 0 : i].owner;
         const std::size_t to = new_points[j == new_points.size() ? 0 : j].owner;
-        const long double length = k == 0 ? space - static_cast<long double>(bounds.back()) + static_cast<long double>(b)
-                                          : static_cast<long double>(b - bounds[k - 1]);
+        const long double length =
+            k == 0 ? space - static_cast<long double>(bounds.back()) + static_cast<long double>(b)
+                   : static_cast<long double>(b - bounds[k - 1]);
         flows[{from, to}] += length / space;
     }
     return flows;
@@ -54,12 +56,13 @@ flow_matrix split_arcs(std::span<const Point> old_points, std::span<const Point>
 flow_matrix split_tables(std::span<const std::uint32_t> old_table, std::span<const std::uint32_t> new_table) {
     flow_matrix flows;
     const long double slot = 1.0L / static_cast<long double>(old_table.size());
-    for (std::size_t s = 0; s < old_table.size() && s < new_table.size(); ++s) flows[{old_table[s], new_table[s]}] += slot;
+    for (std::size_t s = 0; s < old_table.size() && s < new_table.size(); ++s)
+        flows[{old_table[s], new_table[s]}] += slot;
     return flows;
 }
 
 flow_matrix split_sampled(const chash::algorithm& before, const chash::algorithm& after, std::uint64_t keys) {
-    std::vector<std::uint64_t> counts;   // dense (before+1) x (after+1), last index = none
+    std::vector<std::uint64_t> counts;  // dense (before+1) x (after+1), last index = none
     const std::size_t nb = before.size() + 1;
     const std::size_t na = after.size() + 1;
     counts.assign(nb * na, 0);
@@ -85,18 +88,24 @@ flow_matrix split_sampled(const chash::algorithm& before, const chash::algorithm
 
 std::string_view action_name(plan_change::action a) {
     switch (a) {
-    case plan_change::action::drain: return "drain";
-    case plan_change::action::add: return "add";
-    case plan_change::action::reweight: return "weight";
+        case plan_change::action::drain:
+            return "drain";
+        case plan_change::action::add:
+            return "add";
+        case plan_change::action::reweight:
+            return "weight";
     }
     return "?";
 }
 
 std::string describe(const plan_change& c) {
     switch (c.what) {
-    case plan_change::action::drain: return "drain " + c.id;
-    case plan_change::action::add: return fmt::format("add {} at {} with weight {}", c.id, c.address, c.weight);
-    case plan_change::action::reweight: return fmt::format("set the weight of {} to {}", c.id, c.weight);
+        case plan_change::action::drain:
+            return "drain " + c.id;
+        case plan_change::action::add:
+            return fmt::format("add {} at {} with weight {}", c.id, c.address, c.weight);
+        case plan_change::action::reweight:
+            return fmt::format("set the weight of {} to {}", c.id, c.weight);
     }
     return "?";
 }
@@ -126,7 +135,8 @@ plan_change parse_plan_add(std::string_view spec) {
     const auto parsed = parse_endpoint_checked(address);
     if (!parsed) throw usage_error("--add: " + parsed.error);
     plan_change c{plan_change::action::add, std::string{id}, to_string(*parsed.value), 1};
-    if (!weight.empty()) c.weight = static_cast<std::uint32_t>(parse_count("--add weight", weight, 0, 10'000));
+    if (!weight.empty())
+        c.weight = static_cast<std::uint32_t>(parse_count("--add weight", weight, 0, 10'000));
     return c;
 }
 
@@ -134,7 +144,9 @@ plan_change parse_plan_weight(std::string_view spec) {
     const auto [id, weight] = split_once(spec, '=');
     check_id("--weight", id);
     if (weight.empty()) throw usage_error("--weight \"" + std::string{spec} + "\": expected ID=WEIGHT");
-    return plan_change{plan_change::action::reweight, std::string{id}, {},
+    return plan_change{plan_change::action::reweight,
+                       std::string{id},
+                       {},
                        static_cast<std::uint32_t>(parse_count("--weight", weight, 0, 10'000))};
 }
 
@@ -145,23 +157,28 @@ plan_result make_plan(const pool& current, const plan_change& change, std::uint6
     p.change = change;
     p.before = current.nodes;
     p.after = current.nodes;
-    const auto it = std::find_if(p.after.begin(), p.after.end(), [&](const chash::node& n) { return n.id == change.id; });
+    const auto it =
+        std::find_if(p.after.begin(), p.after.end(), [&](const chash::node& n) { return n.id == change.id; });
     const std::string flag = "--" + std::string{action_name(change.what)};
     switch (change.what) {
-    case plan_change::action::drain:
-        if (it == p.after.end()) throw usage_error(flag + ": no backend \"" + change.id + "\" in the config");
-        p.after.erase(it);
-        break;
-    case plan_change::action::add:
-        if (it != p.after.end()) throw usage_error(flag + ": backend \"" + change.id + "\" already exists");
-        p.after.push_back(chash::node{change.id, change.weight});
-        break;
-    case plan_change::action::reweight:
-        if (it == p.after.end()) throw usage_error(flag + ": no backend \"" + change.id + "\" in the config");
-        it->weight = change.weight;
-        break;
+        case plan_change::action::drain:
+            if (it == p.after.end())
+                throw usage_error(flag + ": no backend \"" + change.id + "\" in the config");
+            p.after.erase(it);
+            break;
+        case plan_change::action::add:
+            if (it != p.after.end())
+                throw usage_error(flag + ": backend \"" + change.id + "\" already exists");
+            p.after.push_back(chash::node{change.id, change.weight});
+            break;
+        case plan_change::action::reweight:
+            if (it == p.after.end())
+                throw usage_error(flag + ": no backend \"" + change.id + "\" in the config");
+            it->weight = change.weight;
+            break;
     }
-    const bool any_weight = std::any_of(p.after.begin(), p.after.end(), [](const chash::node& n) { return n.weight > 0; });
+    const bool any_weight =
+        std::any_of(p.after.begin(), p.after.end(), [](const chash::node& n) { return n.weight > 0; });
     if (!any_weight) throw usage_error(flag + ": afterwards no backend would have a positive weight");
 
     const auto before = current.build();
@@ -175,8 +192,8 @@ plan_result make_plan(const pool& current, const plan_change& change, std::uint6
     } else if (const auto* kb = dynamic_cast<const chash::ketama*>(before.get())) {
         const auto* ka = dynamic_cast<const chash::ketama*>(after.get());
         flows = split_arcs(kb->points(), ka->points(), 4294967296.0L);
-        p.method = fmt::format("exact: arc arithmetic over ketama's {} + {} points (32-bit)", kb->points().size(),
-                               ka->points().size());
+        p.method = fmt::format("exact: arc arithmetic over ketama's {} + {} points (32-bit)",
+                               kb->points().size(), ka->points().size());
     } else if (const auto* mb = dynamic_cast<const chash::maglev*>(before.get())) {
         const auto* ma = dynamic_cast<const chash::maglev*>(after.get());
         flows = split_tables(mb->table(), ma->table());
@@ -204,32 +221,39 @@ plan_result make_plan(const pool& current, const plan_change& change, std::uint6
         if (b != chash::npos && a != chash::npos && after_of_before[b] == a) continue;
         moved += fraction;
         p.flows.push_back(plan_flow{b == chash::npos ? "(none)" : p.before[b].id,
-                                    a == chash::npos ? "(none)" : p.after[a].id, static_cast<double>(fraction)});
+                                    a == chash::npos ? "(none)" : p.after[a].id,
+                                    static_cast<double>(fraction)});
     }
     std::sort(p.flows.begin(), p.flows.end(), [](const plan_flow& x, const plan_flow& y) {
-        return x.fraction != y.fraction ? x.fraction > y.fraction : std::tie(x.from, x.to) < std::tie(y.from, y.to);
+        return x.fraction != y.fraction ? x.fraction > y.fraction
+                                        : std::tie(x.from, x.to) < std::tie(y.from, y.to);
     });
     p.moved_fraction = static_cast<double>(moved);
-    if (!p.exact) p.margin = 1.96 * std::sqrt(p.moved_fraction * (1 - p.moved_fraction) / static_cast<double>(p.samples));
+    if (!p.exact)
+        p.margin =
+            1.96 * std::sqrt(p.moved_fraction * (1 - p.moved_fraction) / static_cast<double>(p.samples));
     p.ideal_fraction = ideal_moved_fraction(p.before, p.after);
     return p;
 }
 
 std::string format_plan(const plan_result& p) {
     std::string out;
-    out += fmt::format("plan: {} ({}; {} -> {} backends)\n", describe(p.change), chash::to_string(p.algorithm),
-                       p.before.size(), p.after.size());
+    out += fmt::format("plan: {} ({}; {} -> {} backends)\n", describe(p.change),
+                       chash::to_string(p.algorithm), p.before.size(), p.after.size());
     out += fmt::format("method: {}\n", p.method);
-    out += fmt::format("moves: {:.3f}%{} of the key space (ideal {:.3f}%, {:.2f} x ideal)\n", p.moved_fraction * 100,
-                       p.exact ? "" : fmt::format(" +/- {:.3f}%", p.margin * 100), p.ideal_fraction * 100,
-                       p.ideal_fraction > 0 ? p.moved_fraction / p.ideal_fraction : 0.0);
+    out +=
+        fmt::format("moves: {:.3f}%{} of the key space (ideal {:.3f}%, {:.2f} x ideal)\n",
+                    p.moved_fraction * 100, p.exact ? "" : fmt::format(" +/- {:.3f}%", p.margin * 100),
+                    p.ideal_fraction * 100, p.ideal_fraction > 0 ? p.moved_fraction / p.ideal_fraction : 0.0);
     if (!p.flows.empty()) {
         out += fmt::format("\n  {:<20} {:<20} {:>10}\n", "from", "to", "share");
         const std::size_t shown = std::min<std::size_t>(p.flows.size(), 50);
         for (std::size_t i = 0; i < shown; ++i) {
-            out += fmt::format("  {:<20} {:<20} {:>9.3f}%\n", p.flows[i].from, p.flows[i].to, p.flows[i].fraction * 100);
+            out += fmt::format("  {:<20} {:<20} {:>9.3f}%\n", p.flows[i].from, p.flows[i].to,
+                               p.flows[i].fraction * 100);
         }
-        if (shown < p.flows.size()) out += fmt::format("  ... {} smaller flows (see --format json)\n", p.flows.size() - shown);
+        if (shown < p.flows.size())
+            out += fmt::format("  ... {} smaller flows (see --format json)\n", p.flows.size() - shown);
     }
     out += fmt::format("\n  {:<20} {:>10} {:>10}\n", "backend", "before", "after");
     std::vector<bool> listed(p.after.size(), false);
@@ -244,7 +268,8 @@ std::string format_plan(const plan_result& p) {
         out += fmt::format("  {:<20} {:>9.3f}% {:>10}\n", p.before[b].id, p.share_before[b] * 100, after);
     }
     for (std::size_t a = 0; a < p.after.size(); ++a) {
-        if (!listed[a]) out += fmt::format("  {:<20} {:>10} {:>9.3f}%\n", p.after[a].id, "-", p.share_after[a] * 100);
+        if (!listed[a])
+            out += fmt::format("  {:<20} {:>10} {:>9.3f}%\n", p.after[a].id, "-", p.share_after[a] * 100);
     }
     return out;
 }

@@ -1,0 +1,575 @@
+// TOML -> validated config. The loader walks the document once, section by section, and
+// records every problem with the source position toml++ keeps for each node, so
+// `ringlb check` can list all of them in one run instead of one per edit.
+#include "ringlb/config/config.hpp"
+
+#include "ringlb/config/values.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <tuple>
+#include <unordered_map>
+
+namespace ringlb {
+namespace {
+
+// Bounds. Each is far past any sane deployment but small enough that a typo (an extra zero,
+// a value meant for another key) is caught before it allocates or loops.
+constexpr std::int64_t max_workers = 1024;
+constexpr std::int64_t max_vnodes = std::int64_t{1} << 20;
+constexpr std::int64_t max_weight = 10'000;
+constexpr std::int64_t max_retries = 10;
+constexpr double max_balance_factor = 100.0;
+constexpr std::int64_t max_connections_limit = 10'000'000;
+constexpr std::uint64_t min_header_bytes = 1024;
+constexpr std::uint64_t max_header_bytes_limit = 1u << 20;
+constexpr std::uint64_t max_body_bytes_limit = std::uint64_t{1} << 62;
+constexpr duration max_timeout = std::chrono::hours{24};
+constexpr std::size_t max_id_length = 128;
+constexpr std::size_t max_file_bytes = 16u << 20;
+// Maglev's table size as routing builds it (chash::options default).
+constexpr std::uint32_t maglev_table_size = chash::options{}.table_size;
+// ketama gives each server 40 MD5 digests of 4 points on average.
+constexpr std::size_t ketama_points_per_server = 160;
+
+using keys = std::span<const std::string_view>;
+constexpr std::array<std::string_view, 6> top_keys{"server", "routing", "timeouts",
+                                                   "limits", "log",     "backends"};
+constexpr std::array<std::string_view, 2> server_keys{"listen", "workers"};
+constexpr std::array<std::string_view, 6> routing_keys{"algorithm",      "hash_key", "vnodes",
+                                                       "balance_factor", "retries",  "keyless"};
+constexpr std::array<std::string_view, 6> timeouts_keys{"connect", "client_header", "backend_response",
+                                                        "idle",    "linger",        "shutdown_grace"};
+constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
+                                                      "idle_backend_connections"};
+constexpr std::array<std::string_view, 1> log_keys{"access"};
+constexpr std::array<std::string_view, 3> backend_keys{"id", "address", "weight"};
+
+struct section_keys {
+    std::string_view section;
+    keys names;
+};
+// For "this key belongs in another section" hints.
+constexpr std::array<section_keys, 6> all_sections{{{"[server]", server_keys},
+                                                    {"[routing]", routing_keys},
+                                                    {"[timeouts]", timeouts_keys},
+                                                    {"[limits]", limits_keys},
+                                                    {"[log]", log_keys},
+                                                    {"[[backends]]", backend_keys}}};
+
+std::string_view type_name(const toml::node& n) noexcept {
+    switch (n.type()) {
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::date:
+        case toml::node_type::time:
+        case toml::node_type::date_time:
+            return "a date/time";
+        case toml::node_type::none:
+            break;
+    }
+    return "nothing";
+}
+
+std::string join(std::string_view a, std::string_view b) {
+    std::string s{a};
+    s += '.';
+    s += b;
+    return s;
+}
+
+bool valid_id_char(char c) noexcept {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+}
+
+class loader {
+public:
+    explicit loader(std::string file) : file_{std::move(file)} {}
+
+    config_result run(std::string_view text) {
+        toml::table root;
+        try {
+            root = toml::parse(text, std::string_view{file_});
+        } catch (const toml::parse_error& e) {
+            // The parser stops at its first error: the rest of the file is not a document.
+            error(e.source(), std::string{e.description()});
+            return std::move(result_);
+        }
+        check_keys(root, "the top level", top_keys);
+        if (const auto* t = section(root, "server")) read_server(*t);
+        if (const auto* t = section(root, "routing")) read_routing(*t);
+        if (const auto* t = section(root, "timeouts")) read_timeouts(*t);
+        if (const auto* t = section(root, "limits")) read_limits(*t);
+        if (const auto* t = section(root, "log")) read_log(*t);
+        read_backends(root);
+        check_placement();
+        // Sections are read in a fixed order; report in file order, as a compiler would.
+        const auto by_position = [](const config_error& a, const config_error& b) {
+            return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+        };
+        std::stable_sort(result_.errors.begin(), result_.errors.end(), by_position);
+        std::stable_sort(result_.warnings.begin(), result_.warnings.end(), by_position);
+        if (result_.errors.empty()) result_.value = std::move(cfg_);
+        return std::move(result_);
+    }
+
+    void io_error(std::string message) {
+        result_.errors.push_back(config_error{file_, 0, 0, std::move(message)});
+    }
+    config_result take() { return std::move(result_); }
+
+private:
+    void error(const toml::source_region& at, std::string message) {
+        result_.errors.push_back(config_error{file_, at.begin.line, at.begin.column, std::move(message)});
+    }
+    void warn(const toml::source_region& at, std::string message) {
+        result_.warnings.push_back(config_error{file_, at.begin.line, at.begin.column, std::move(message)});
+    }
+    static toml::source_region start_of_file() {
+        toml::source_region r;
+        r.begin = {1, 1};
+        r.end = {1, 1};
+        return r;
+    }
+
+    // Unknown keys are errors: a misspelt key silently falling back to its default is the
+    // worst kind of config bug (it looks applied and is not).
+    void check_keys(const toml::table& t, std::string_view where, keys known) {
+        for (const auto& [k, v] : t) {
+            const std::string_view name = k.str();
+            if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+            std::string message = "unknown key \"" + std::string{name} + "\" in " + std::string{where};
+            if (const auto close = closest_match(name, known)) {
+                message += " (did you mean \"" + std::string{*close} + "\"?)";
+            } else {
+                for (const auto& s : all_sections) {
+                    if (s.section != where &&
+                        std::find(s.names.begin(), s.names.end(), name) != s.names.end()) {
+                        message +=
+                            " (\"" + std::string{name} + "\" belongs in " + std::string{s.section} + ")";
+                        break;
+                    }
+                }
+            }
+            error(k.source(), std::move(message));
+            (void)v;
+        }
+    }
+
+    const toml::table* section(const toml::table& root, std::string_view name) {
+        const toml::node* n = root.get(name);
+        if (n == nullptr) return nullptr;
+        const toml::table* t = n->as_table();
+        if (t == nullptr) {
+            error(n->source(), "\"" + std::string{name} + "\" must be a table ([" + std::string{name} +
+                                   "]), not " + std::string{type_name(*n)});
+            return nullptr;
+        }
+        const std::string where = "[" + std::string{name} + "]";
+        const auto it = std::find_if(all_sections.begin(), all_sections.end(),
+                                     [&](const section_keys& s) { return s.section == where; });
+        if (it != all_sections.end()) check_keys(*t, it->section, it->names);
+        return t;
+    }
+
+    // Typed readers: each leaves `out` untouched and records an error when the value is
+    // present but wrong, and returns whether `out` now holds a value from the file.
+    template <class Int>
+    bool read_integer(const toml::table& t, std::string_view key, std::string_view path, std::int64_t lo,
+                      std::int64_t hi, Int& out) {
+        const toml::node* n = t.get(key);
+        if (n == nullptr) return false;
+        const auto* v = n->as_integer();
+        if (v == nullptr) {
+            error(n->source(), std::string{path} + " must be an integer, not " + std::string{type_name(*n)});
+            return false;
+        }
+        const std::int64_t x = v->get();
+        if (x < lo || x > hi) {
+            error(n->source(), std::string{path} + " = " + std::to_string(x) + " is out of range " +
+                                   std::to_string(lo) + ".." + std::to_string(hi));
+            return false;
+        }
+        out = static_cast<Int>(x);
+        return true;
+    }
+
+    const std::string* read_string(const toml::table& t, std::string_view key, std::string_view path) {
+        const toml::node* n = t.get(key);
+        if (n == nullptr) return nullptr;
+        const auto* v = n->as_string();
+        if (v == nullptr) {
+            error(n->source(), std::string{path} + " must be a string, not " + std::string{type_name(*n)});
+            return nullptr;
+        }
+        return &v->get();
+    }
+
+    // Applies `parse` to a string value; records its error at the value's position.
+    template <class T, class Parse>
+    bool read_parsed(const toml::table& t, std::string_view key, std::string_view path, Parse&& parse,
+                     T& out) {
+        const std::string* s = read_string(t, key, path);
+        if (s == nullptr) return false;
+        auto p = parse(std::string_view{*s});
+        if (!p) {
+            error(t.get(key)->source(), std::string{path} + ": " + p.error);
+            return false;
+        }
+        out = std::move(*p.value);
+        return true;
+    }
+
+    bool read_duration(const toml::table& t, std::string_view key, std::string_view path, duration min,
+                       duration& out) {
+        const toml::node* n = t.get(key);
+        if (n == nullptr) return false;
+        if (n->is_integer() || n->is_floating_point()) {
+            error(n->source(), std::string{path} +
+                                   " must be a duration string with a unit, e.g. \"2s\" or \"150ms\" "
+                                   "(a bare number could mean seconds or milliseconds)");
+            return false;
+        }
+        duration d{};
+        if (!read_parsed(t, key, path, parse_duration, d)) return false;
+        if (d < min || d > max_timeout) {
+            error(n->source(), std::string{path} + " = " + format_duration(d) + " is out of range " +
+                                   format_duration(min) + ".." + format_duration(max_timeout));
+            return false;
+        }
+        out = d;
+        return true;
+    }
+
+    template <class Unsigned>
+    bool read_size(const toml::table& t, std::string_view key, std::string_view path, std::uint64_t lo,
+                   std::uint64_t hi, Unsigned& out) {
+        const toml::node* n = t.get(key);
+        if (n == nullptr) return false;
+        std::uint64_t bytes = 0;
+        if (const auto* i = n->as_integer()) {
+            if (i->get() < 0) {
+                error(n->source(), std::string{path} + " must not be negative");
+                return false;
+            }
+            bytes = static_cast<std::uint64_t>(i->get());
+        } else if (n->is_string()) {
+            if (!read_parsed(t, key, path, parse_size, bytes)) return false;
+        } else {
+            error(n->source(), std::string{path} +
+                                   " must be a size (an integer or a string like \"32KiB\"), not " +
+                                   std::string{type_name(*n)});
+            return false;
+        }
+        if (bytes < lo || bytes > hi) {
+            error(n->source(), std::string{path} + " = " + format_size(bytes) + " is out of range " +
+                                   format_size(lo) + ".." + format_size(hi));
+            return false;
+        }
+        out = static_cast<Unsigned>(bytes);
+        return true;
+    }
+
+    void read_server(const toml::table& t) {
+        read_parsed(t, "listen", "server.listen", parse_endpoint_checked, cfg_.server.listen);
+        read_integer(t, "workers", "server.workers", 0, max_workers, cfg_.server.workers);
+    }
+
+    void read_routing(const toml::table& t) {
+        routing_ = &t;
+        algorithm_ok_ = read_parsed(t, "algorithm", "routing.algorithm", parse_serving_algorithm,
+                                    cfg_.routing.algorithm) ||
+                        t.get("algorithm") == nullptr;
+        read_parsed(t, "hash_key", "routing.hash_key", parse_hash_key, cfg_.routing.hash_key);
+        vnodes_ok_ = read_integer(t, "vnodes", "routing.vnodes", 1, max_vnodes, cfg_.routing.vnodes) ||
+                     t.get("vnodes") == nullptr;
+        read_integer(t, "retries", "routing.retries", 0, max_retries, cfg_.routing.retries);
+        read_parsed(t, "keyless", "routing.keyless", parse_keyless, cfg_.routing.keyless);
+        if (const toml::node* n = t.get("balance_factor")) {
+            const auto c = n->value<double>();  // integers convert: balance_factor = 2
+            if (!c || n->is_boolean() || n->is_string()) {
+                error(n->source(),
+                      "routing.balance_factor must be a number, not " + std::string{type_name(*n)});
+            } else if (!std::isfinite(*c) || (*c != 0.0 && (*c <= 1.0 || *c > max_balance_factor))) {
+                std::ostringstream m;
+                m << "routing.balance_factor = " << *c
+                  << " is invalid: use 0 to turn bounded loads off, or a factor in (1, " << max_balance_factor
+                  << "], e.g. 1.25 (a backend may carry 25% more than the mean)";
+                error(n->source(), m.str());
+            } else {
+                cfg_.routing.balance_factor = *c;
+            }
+        }
+    }
+
+    void read_timeouts(const toml::table& t) {
+        constexpr duration one_ms{1};
+        read_duration(t, "connect", "timeouts.connect", one_ms, cfg_.timeouts.connect);
+        read_duration(t, "client_header", "timeouts.client_header", one_ms, cfg_.timeouts.client_header);
+        read_duration(t, "backend_response", "timeouts.backend_response", one_ms,
+                      cfg_.timeouts.backend_response);
+        read_duration(t, "idle", "timeouts.idle", one_ms, cfg_.timeouts.idle);
+        read_duration(t, "linger", "timeouts.linger", one_ms, cfg_.timeouts.linger);
+        // 0 is meaningful here: close everything at once on SIGTERM.
+        read_duration(t, "shutdown_grace", "timeouts.shutdown_grace", duration{0},
+                      cfg_.timeouts.shutdown_grace);
+    }
+
+    void read_limits(const toml::table& t) {
+        read_size(t, "max_header_bytes", "limits.max_header_bytes", min_header_bytes, max_header_bytes_limit,
+                  cfg_.limits.max_header_bytes);
+        read_size(t, "max_body_bytes", "limits.max_body_bytes", 1, max_body_bytes_limit,
+                  cfg_.limits.max_body_bytes);
+        read_integer(t, "max_connections", "limits.max_connections", 1, max_connections_limit,
+                     cfg_.limits.max_connections);
+        // 0 is meaningful: a new backend connection per request.
+        read_integer(t, "idle_backend_connections", "limits.idle_backend_connections", 0,
+                     max_connections_limit, cfg_.limits.idle_backend_connections);
+    }
+
+    void read_log(const toml::table& t) {
+        const std::string* access = read_string(t, "access", "log.access");
+        if (access == nullptr) return;
+        const toml::node* n = t.get("access");
+        if (access->empty()) {
+            error(n->source(), "log.access must not be empty: use \"stdout\", \"off\" or a file path");
+        } else if (access->find('\0') != std::string::npos) {
+            error(n->source(), "log.access contains a NUL byte");
+        } else {
+            cfg_.log.access = *access;
+        }
+    }
+
+    void read_backends(const toml::table& root) {
+        const toml::node* n = root.get("backends");
+        if (n == nullptr) {
+            error(start_of_file(),
+                  "no backends: add at least one [[backends]] table with an id and an address");
+            return;
+        }
+        const toml::array* list = n->as_array();
+        if (list == nullptr) {
+            error(n->source(), "\"backends\" must be an array of tables ([[backends]]), not " +
+                                   std::string{type_name(*n)});
+            return;
+        }
+        if (list->empty()) {
+            error(n->source(), "no backends: add at least one [[backends]] table with an id and an address");
+            return;
+        }
+        backends_at_ = n->source();
+        std::unordered_map<std::string, std::uint32_t> id_lines;
+        std::map<std::pair<std::string, std::uint16_t>, std::string> address_owner;
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const toml::node& item = *list->get(i);
+            const std::string path = "backends[" + std::to_string(i) + "]";
+            const toml::table* t = item.as_table();
+            if (t == nullptr) {
+                error(item.source(),
+                      path + " must be a table with id and address, not " + std::string{type_name(item)});
+                continue;
+            }
+            check_keys(*t, "[[backends]]", backend_keys);
+            backend_config b;
+            bool ok = true;
+            if (const std::string* id = read_string(*t, "id", join(path, "id"))) {
+                const toml::node& at = *t->get("id");
+                if (id->empty() || id->size() > max_id_length ||
+                    !std::all_of(id->begin(), id->end(), valid_id_char)) {
+                    error(at.source(), join(path, "id") + " \"" + *id + "\" is invalid: use 1.." +
+                                           std::to_string(max_id_length) +
+                                           " letters, digits and - _ . : (placement hashes this id)");
+                    ok = false;
+                } else if (const auto [it, fresh] = id_lines.emplace(*id, at.source().begin.line); !fresh) {
+                    error(at.source(), "duplicate backend id \"" + *id + "\" (first defined on line " +
+                                           std::to_string(it->second) + "); ids must be unique");
+                    ok = false;
+                } else {
+                    b.id = *id;
+                }
+            } else {
+                if (t->get("id") == nullptr)
+                    error(item.source(), path + " has no id (a stable name such as \"app-1\")");
+                ok = false;
+            }
+            if (t->get("address") == nullptr) {
+                error(item.source(), path + " has no address (host:port)");
+                ok = false;
+            } else if (read_parsed(*t, "address", join(path, "address"), parse_endpoint_checked, b.address)) {
+                const auto [it, fresh] =
+                    address_owner.emplace(std::pair{b.address.host, b.address.port}, b.id);
+                if (!fresh) {
+                    warn(t->get("address")->source(), "backends \"" + it->second + "\" and \"" + b.id +
+                                                          "\" share the address " + to_string(b.address) +
+                                                          ": that server will receive both shares of keys");
+                }
+            } else {
+                ok = false;
+            }
+            if (read_integer(*t, "weight", join(path, "weight"), 0, max_weight, b.weight)) {
+                weight_at_.push_back(t->get("weight")->source());
+            } else {
+                ok = ok && t->get("weight") == nullptr;
+                weight_at_.push_back(item.source());
+            }
+            if (ok) cfg_.backends.push_back(std::move(b));
+            all_backends_ok_ = all_backends_ok_ && ok;
+        }
+    }
+
+    // Checks that need the whole file: limits that depend on algorithm, vnodes and weights
+    // together. Skipped when an input is already in error, so one typo gives one message.
+    void check_placement() {
+        if (!all_backends_ok_ || !algorithm_ok_ || cfg_.backends.empty()) return;
+        const auto& r = cfg_.routing;
+        const toml::source_region algorithm_at = at_routing("algorithm");
+        std::uint64_t total_weight = 0;
+        for (const auto& b : cfg_.backends) total_weight += b.weight;
+        const std::size_t n = cfg_.backends.size();
+        if (total_weight == 0) {
+            error(backends_at_, "every backend has weight 0: at least one needs a positive weight");
+            return;
+        }
+        if (n > chash::max_nodes) {
+            error(backends_at_,
+                  std::to_string(n) + " backends: the limit is " + std::to_string(chash::max_nodes));
+            return;
+        }
+        switch (r.algorithm) {
+            case chash::kind::ring:
+                if (vnodes_ok_ && total_weight * r.vnodes > chash::max_ring_points) {
+                    error(at_routing("vnodes"),
+                          "the ring would hold " + std::to_string(total_weight * r.vnodes) +
+                              " points (vnodes " + std::to_string(r.vnodes) + " x total weight " +
+                              std::to_string(total_weight) + "), over the limit of " +
+                              std::to_string(chash::max_ring_points) +
+                              " (128 MiB): lower routing.vnodes or the weights");
+                }
+                break;
+            case chash::kind::ketama:
+                if (n * ketama_points_per_server > chash::max_ring_points) {
+                    error(algorithm_at, "ketama places 160 points per backend; " + std::to_string(n) +
+                                            " backends exceed the ring limit of " +
+                                            std::to_string(chash::max_ring_points) +
+                                            " points: use maglev or ring");
+                }
+                break;
+            case chash::kind::maglev:
+                if (n >= maglev_table_size) {
+                    error(algorithm_at, "maglev's table has " + std::to_string(maglev_table_size) +
+                                            " slots and needs more slots than backends (" +
+                                            std::to_string(n) + "): use ring");
+                }
+                break;
+            case chash::kind::modulo:
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (cfg_.backends[i].weight != 1) {
+                        error(weight_at_[i],
+                              "backend \"" + cfg_.backends[i].id +
+                                  "\": algorithm \"modulo\" does not support weights (every weight "
+                                  "must be 1); use ring, maglev or rendezvous for weights");
+                    }
+                }
+                break;
+            case chash::kind::rendezvous:
+                if (n > 1000) {
+                    warn(algorithm_at,
+                         "rendezvous scores every backend on each request (O(backends)); with " +
+                             std::to_string(n) + " backends prefer ring or maglev");
+                }
+                break;
+            case chash::kind::jump:
+                break;  // refused by parse_serving_algorithm
+        }
+    }
+
+    toml::source_region at_routing(std::string_view key) const {
+        if (routing_ != nullptr) {
+            if (const toml::node* n = routing_->get(key)) return n->source();
+            return routing_->source();
+        }
+        return start_of_file();
+    }
+
+    std::string file_;
+    config cfg_;
+    config_result result_;
+    const toml::table* routing_ = nullptr;
+    toml::source_region backends_at_ = start_of_file();
+    std::vector<toml::source_region> weight_at_;  // per backend: its weight, or the table
+    bool algorithm_ok_ = true;
+    bool vnodes_ok_ = true;
+    bool all_backends_ok_ = true;
+};
+
+}  // namespace
+
+std::string config_error::to_string() const {
+    if (line == 0) return file + ": " + message;
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+config_result parse_config(std::string_view text, const std::string& name) {
+    return loader{name}.run(text);
+}
+
+config_result load_config(const std::string& path) {
+    std::ifstream in{path, std::ios::binary};
+    if (!in) {
+        loader l{path};
+        l.io_error(std::string{"cannot open: "} + std::strerror(errno));
+        return l.take();
+    }
+    // Read in blocks and stop past the cap, so pointing -c at a huge file (a log, a disk
+    // image) is a quick error rather than a huge allocation.
+    std::string text;
+    std::array<char, 64 * 1024> block;
+    while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0) {
+        text.append(block.data(), static_cast<std::size_t>(in.gcount()));
+        if (text.size() > max_file_bytes) {
+            loader l{path};
+            l.io_error("larger than " + format_size(max_file_bytes) + "; is this the right file?");
+            return l.take();
+        }
+    }
+    if (in.bad()) {
+        loader l{path};
+        l.io_error(std::string{"cannot read: "} + std::strerror(errno));
+        return l.take();
+    }
+    return parse_config(text, path);
+}
+
+std::vector<chash::node> chash_nodes(const config& cfg) {
+    std::vector<chash::node> nodes;
+    nodes.reserve(cfg.backends.size());
+    for (const auto& b : cfg.backends) nodes.push_back(chash::node{b.id, b.weight});
+    return nodes;
+}
+
+chash::options chash_options(const routing_config& routing) {
+    chash::options opts;
+    opts.vnodes_per_weight = routing.vnodes;
+    return opts;
+}
+
+}  // namespace ringlb

@@ -1,0 +1,115 @@
+// ringlb/config/config.hpp: the validated configuration (TOML -> structs).
+//
+//   auto result = ringlb::load_config("ringlb.toml");
+//   if (!result.errors.empty()) { for (auto& e : result.errors) std::cerr << e << '\n'; }
+//   const ringlb::config& cfg = *result.value;
+//
+// Every key has a default except [[backends]]. Durations are strings ("2s", "150ms",
+// "1m"); sizes are integers (bytes) or strings ("100MiB", "32KiB").
+//
+// Thread-safety: a config is a plain value; it is built on the control thread and copied
+// or shared read-only (shared_ptr<const config>) afterwards.
+#pragma once
+
+#include "ringlb/common/key_rule.hpp"
+
+#include <chash/algorithm.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringlb {
+
+using duration = std::chrono::milliseconds;
+
+/// A host:port; host is an IPv4 literal, an IPv6 literal (without brackets) or a name.
+struct endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+    friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+struct server_config {
+    endpoint listen{"127.0.0.1", 8080};
+    unsigned workers = 0;  ///< 0 = one per CPU core
+};
+
+struct routing_config {
+    chash::kind algorithm = chash::kind::ring;
+    hash_key_rule hash_key;
+    std::uint32_t vnodes = 160;
+    double balance_factor = 1.25;  ///< 0 = bounded loads off; otherwise > 1
+    unsigned retries = 2;
+    keyless_policy keyless = keyless_policy::least_loaded;
+};
+
+struct timeouts_config {
+    duration connect{2000};
+    duration client_header{10000};
+    duration backend_response{30000};
+    duration idle{60000};
+    duration linger{2000};  ///< reading off unread input after an error, before close
+    duration shutdown_grace{10000};
+};
+
+struct limits_config {
+    std::size_t max_header_bytes = 32768;
+    std::uint64_t max_body_bytes = 100ull << 20;
+    std::size_t max_connections = 100000;
+    std::size_t idle_backend_connections = 1024;  ///< kept per backend per worker
+};
+
+struct log_config {
+    std::string access = "stdout";  ///< "stdout" | "off" | a file path
+};
+
+struct backend_config {
+    std::string id;
+    endpoint address;
+    std::uint32_t weight = 1;
+};
+
+struct config {
+    server_config server;
+    routing_config routing;
+    timeouts_config timeouts;
+    limits_config limits;
+    log_config log;
+    std::vector<backend_config> backends;
+};
+
+/// One problem found in a config, printed as "FILE:LINE:COL: message".
+struct config_error {
+    std::string file;
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+    std::string message;
+    [[nodiscard]] std::string to_string() const;
+};
+
+struct config_result {
+    std::optional<config> value;         ///< set when errors is empty
+    std::vector<config_error> errors;    ///< every problem found, not only the first
+    std::vector<config_error> warnings;  ///< legal but suspicious (e.g. two backends, one address)
+};
+
+/// Reads and validates a config file. Never throws for bad content; I/O errors and parse
+/// errors become config_errors.
+[[nodiscard]] config_result load_config(const std::string& path);
+/// Same, from text (`name` is used in error messages).
+[[nodiscard]] config_result parse_config(std::string_view text, const std::string& name);
+
+/// Parses "host:port" / "[v6]:port". nullopt when malformed (parse_endpoint_checked in
+/// config/values.hpp says why).
+[[nodiscard]] std::optional<endpoint> parse_endpoint(std::string_view text);
+
+/// The backends as chash nodes {id, weight}; node i is backends[i].
+[[nodiscard]] std::vector<chash::node> chash_nodes(const config& cfg);
+/// The chash build options implied by [routing].
+[[nodiscard]] chash::options chash_options(const routing_config& routing);
+
+}  // namespace ringlb

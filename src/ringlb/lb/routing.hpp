@@ -1,0 +1,139 @@
+// ringlb/lb/routing.hpp: the routing snapshot (backends + algorithm + options) and selection.
+//
+//   ringlb::routing_options opts{.algorithm = chash::kind::ring, .build = chash_options(routing)};
+//   std::string err;
+//   auto r = ringlb::routing_snapshot::build(nodes, opts, previous.get(), err);  // control thread
+//   ...                                                                 // published to workers
+//   std::uint64_t h = r->hash_key(key);
+//   ringlb::tried_set tried;
+//   std::size_t b = r->select(h, tried, steady_clock::now());  // index into backends(), or npos
+//
+// A snapshot is immutable. The control thread builds it off the hot path (building the
+// ring) and publishes it to every worker inside a bundle (proxy/bundle.hpp); a request holds
+// the bundle it started with until it ends, so a reload never changes a request mid-flight
+// and nothing on the request path takes a lock. Per-backend health and load live in
+// backend_state objects the snapshot points to; they are carried over to the next snapshot
+// for every backend id that persists. This module knows chash and nothing else: not the
+// config file, not sockets (backend i's address is the bundle's business).
+//
+// Selection: keyed requests walk the algorithm's candidates in preference order and take
+// the first backend that is eligible (not backing off) and not already tried; with
+// balance_factor > 0, chash::bounded_load additionally skips candidates whose in-flight count
+// is over the cap. Keyless requests follow options().keyless: power of two choices on
+// in-flight counts, or round-robin (the data path answers 400 for `reject`).
+//
+// Thread-safety: a snapshot is immutable and shared read-only by all workers; selection
+// reads backend_state atomics (relaxed) and the caller's per-worker keyless_state.
+#pragma once
+
+#include "ringlb/common/key_rule.hpp"
+#include "ringlb/lb/backend_state.hpp"
+
+#include <chash/algorithm.hpp>
+#include <chash/bounded_load.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringlb {
+
+/// How a snapshot places and selects.
+struct routing_options {
+    chash::kind algorithm = chash::kind::ring;
+    chash::options build;          ///< what chash::make gets (vnodes per weight, table size)
+    double balance_factor = 1.25;  ///< 0 = bounded loads off; otherwise > 1
+    keyless_policy keyless = keyless_policy::least_loaded;
+};
+
+/// A backend as a snapshot sees it.
+struct backend {
+    std::string id;
+    std::uint32_t weight = 1;
+    std::shared_ptr<backend_state> state;
+};
+
+/// Backends a request has already tried (failover never returns to them). Fixed capacity:
+/// retries are bounded, and the set lives on the session's stack.
+class tried_set {
+public:
+    static constexpr std::size_t capacity = 16;
+    void add(std::size_t i) noexcept {
+        if (size_ < capacity) items_[size_++] = i;
+    }
+    [[nodiscard]] bool contains(std::size_t i) const noexcept {
+        for (std::size_t k = 0; k < size_; ++k)
+            if (items_[k] == i) return true;
+        return false;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+private:
+    std::array<std::size_t, capacity> items_{};
+    std::size_t size_ = 0;
+};
+
+/// Per-worker state of the keyless policies (a round-robin cursor and a PRNG), so keyless
+/// selection never writes shared memory.
+struct keyless_state {
+    std::uint64_t cursor = 0;
+    std::uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    std::uint64_t next_random() noexcept {  // xorshift64*: fast, good enough for P2C
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        return rng * 0x2545f4914f6cdd1dULL;
+    }
+};
+
+class routing_snapshot {
+public:
+    /// Builds a snapshot of `nodes` (backend i is nodes[i]), reusing the backend_state of
+    /// `previous` for ids that persist. Returns null and sets `error` when the algorithm
+    /// rejects the nodes (a cap exceeded, say).
+    [[nodiscard]] static std::shared_ptr<const routing_snapshot> build(std::span<const chash::node> nodes,
+                                                                       const routing_options& options,
+                                                                       const routing_snapshot* previous,
+                                                                       std::string& error);
+
+    [[nodiscard]] const routing_options& options() const noexcept { return options_; }
+    [[nodiscard]] std::span<const backend> backends() const noexcept { return backends_; }
+    [[nodiscard]] const chash::algorithm& algorithm() const noexcept { return *algo_; }
+    /// Pool-wide in-flight and down counts (shared with every snapshot of the process).
+    [[nodiscard]] const load_totals& totals() const noexcept { return *totals_; }
+
+    /// The key hash the algorithm consumes (XXH3-64, or MD5 for ketama).
+    [[nodiscard]] std::uint64_t hash_key(std::string_view key) const noexcept { return algo_->hash_key(key); }
+
+    /// The backend for a keyed request: the first eligible, untried candidate (bounded by
+    /// load when balance_factor > 0), or chash::npos when none is left.
+    [[nodiscard]] std::size_t select(std::uint64_t key_hash, const tried_set& tried,
+                                     steady_clock::time_point now) const noexcept;
+
+    /// The backend for a keyless request under the configured policy (least-loaded or
+    /// round-robin; `reject` is the session's business), or chash::npos.
+    [[nodiscard]] std::size_t select_keyless(keyless_state& ks, const tried_set& tried,
+                                             steady_clock::time_point now) const noexcept;
+
+private:
+    routing_snapshot() = default;
+    bool usable(std::size_t i, const tried_set& tried, steady_clock::time_point now) const noexcept {
+        return backends_[i].weight > 0 && !tried.contains(i) && backends_[i].state->eligible(now);
+    }
+    std::size_t first_usable(std::size_t start, const tried_set& tried,
+                             steady_clock::time_point now) const noexcept;
+
+    routing_options options_;
+    std::vector<backend> backends_;
+    std::unique_ptr<const chash::algorithm> algo_;
+    std::optional<chash::bounded_load> bounded_;
+    std::shared_ptr<load_totals> totals_;  // shared by every snapshot of this process
+    std::size_t weighted_ = 0;             // backends with weight > 0
+};
+
+}  // namespace ringlb

@@ -1,0 +1,243 @@
+#include "ringlb/proxy/exchange.hpp"
+
+#include "ringlb/http/error_response.hpp"
+#include "ringlb/proxy/body_pump.hpp"
+#include "ringlb/proxy/worker.hpp"
+
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+// GCC 12 misreports asio's coroutine frame operator delete as mismatched with its operator
+// new (a known false positive); the frames are allocated and freed by asio's own pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace ringlb {
+
+namespace {
+
+using asio::ip::tcp;
+
+inline auto use_ec(asio::error_code& ec) {
+    return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+inline asio::mutable_buffer space(buffer& b) noexcept {
+    const std::span<char> w = b.writable();
+    return {w.data(), w.size()};
+}
+
+// Interim (1xx) heads a backend may send before its response: more is a flood, not HTTP.
+constexpr int max_interim_heads = 16;
+
+}  // namespace
+
+exchange::~exchange() {
+    drop_connection();
+    if (buf_) {
+        buf_->clear();
+        worker_.buffers().give(std::move(buf_));
+    }
+    if (resp_) worker_.response_parsers().give(std::move(resp_));
+}
+
+void exchange::hold(conn_ref c) noexcept {
+    conn_ = std::move(c);
+    if (conn_) watch_ = wd_.watch_backend(conn_->socket);
+}
+
+// A connection the exchange lets go of without returning it is closed: a standing read may
+// still hold it, and must not keep its socket open.
+void exchange::drop_connection() noexcept {
+    watch_.release();
+    if (conn_) conn_->close();
+    conn_.reset();
+}
+
+void exchange::finish(bool reusable) {
+    watch_.release();
+    load_.reset();
+    if (!conn_) return;
+    if (!reusable) {
+        drop_connection();
+        return;
+    }
+    ++conn_->requests;
+    worker_.upstreams().give(bundle_.routing->backends()[chosen_], std::move(conn_), steady_clock::now(),
+                             bundle_.settings.limits.idle_backend_connections);
+}
+
+asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& in, http_parser& req,
+                                                 request_plan& plan, request_record& rec) {
+    const routing_snapshot& routing = *bundle_.routing;
+    const proxy_settings& settings = bundle_.settings;
+    asio::error_code ec;
+    tried_set tried;
+    bool continue_sent = false;
+    bool fresh_only = false;  // the pooled connection just failed: use a new one
+    request_read_ = plan.complete;
+
+    for (;;) {
+        // Each step runs while no fault is set; the first fault ends the attempt, and the
+        // policy decides what follows.
+        struct fault_at {
+            failure_phase phase;
+            failure what;
+        };
+        std::optional<fault_at> fault;
+        bool reused = false;
+        const auto now = steady_clock::now();
+        chosen_ = rec.key_hash ? routing.select(*rec.key_hash, tried, now)
+                               : routing.select_keyless(worker_.keyless(), tried, now);
+        if (chosen_ == chash::npos) fault = {failure_phase::select, failure::no_backend};
+
+        if (!fault) {
+            const backend& b = routing.backends()[chosen_];
+            const tcp::endpoint& address = bundle_.addresses[chosen_];
+            rec.backend = b.id;
+            load_.hold(b.state.get());
+            if (!fresh_only) hold(worker_.upstreams().take(b, address, now, settings.timeouts.idle));
+            fresh_only = false;
+            reused = static_cast<bool>(conn_);
+            if (!reused) {
+                hold(upstream_conn::open(worker_.io().get_executor(), address));
+                wd_.arm(watchdog::phase::connect, settings.timeouts.connect);
+                co_await conn_->socket.async_connect(address, use_ec(ec));
+                wd_.disarm();
+                if (ec) {
+                    const bool timed_out = wd_.timed_out() == watchdog::phase::connect;
+                    fault = {failure_phase::connect, timed_out ? failure::timeout : failure::refused};
+                } else {
+                    asio::error_code ignored;
+                    conn_->socket.set_option(tcp::no_delay(true), ignored);
+                }
+            }
+        }
+
+        // The client waits for our 100 before sending the body; the backend is reachable.
+        if (!fault && plan.expect_continue && !continue_sent && !plan.complete) {
+            wd_.arm(watchdog::phase::client_io, settings.timeouts.idle);
+            co_await client.async_write(asio::buffer(continue_response), use_ec(ec));
+            if (ec) fault = {failure_phase::send, failure::client_gone};
+            continue_sent = true;
+        }
+
+        if (!fault && reused && conn_->stray()) {
+            // Checked right before the write: from the write on, bytes are the answer.
+            fault = {failure_phase::send, failure::stray_bytes};
+        }
+
+        if (!fault) {
+            wd_.arm(watchdog::phase::backend, settings.timeouts.backend_response);
+            co_await write_parts(conn_->socket,
+                                 {asio::buffer(plan.head.data(), plan.head.size()),
+                                  asio::buffer(in.data() + plan.body_begin, plan.body_end - plan.body_begin)},
+                                 ec);
+            if (ec) fault = {failure_phase::send, failure::write_failed};
+        }
+
+        if (!fault && !plan.complete) {
+            switch (co_await pump_request_body(client, in, req, *conn_, wd_, settings, plan.body_end)) {
+                case request_pump::done:
+                    request_read_ = true;
+                    break;
+                case request_pump::client_malformed:
+                    fault = {failure_phase::body, failure::client_malformed};
+                    break;
+                case request_pump::client_too_large:
+                    fault = {failure_phase::body, failure::client_too_large};
+                    break;
+                case request_pump::client_timeout:
+                    fault = {failure_phase::body, failure::client_timeout};
+                    break;
+                case request_pump::client_gone:
+                    fault = {failure_phase::body, failure::client_gone};
+                    break;
+                case request_pump::backend_failed:
+                    break;  // the backend stopped taking the body: it may have answered early
+            }
+        }
+
+        if (!fault) {
+            if (!resp_) resp_ = worker_.response_parsers().take();
+            if (!buf_) buf_ = worker_.buffers().take();
+            buf_->clear();
+            wd_.arm(watchdog::phase::backend, settings.timeouts.backend_response);
+            const head_status hs = co_await read_response_head(plan.head_request);
+            wd_.disarm();
+            if (hs == head_status::ok) {
+                routing.backends()[chosen_].state->record_success();
+                co_return outcome{outcome::response};
+            }
+            fault = {failure_phase::response_head, hs == head_status::timeout    ? failure::timeout
+                                                   : hs == head_status::no_bytes ? failure::no_response
+                                                                                 : failure::bad_response};
+        }
+
+        const decision d = decide(fault->phase, fault->what,
+                                  {.replayable = plan.replayable,
+                                   .reused = reused,
+                                   .retries_left = rec.retries < settings.retries,
+                                   .request_read = request_read_});
+        drop_connection();
+        if (d.mark_down && chosen_ != chash::npos)
+            routing.backends()[chosen_].state->record_failure(steady_clock::now());
+        switch (d.what) {
+            case action::retry_fresh:
+                fresh_only = true;
+                break;
+            case action::next_backend:
+                tried.add(chosen_);
+                ++rec.retries;
+                break;
+            case action::answer:
+                co_return outcome{outcome::answer, d.status, d.close_client};
+            case action::drop:
+                co_return outcome{outcome::drop};
+        }
+    }
+}
+
+asio::awaitable<exchange::head_status> exchange::read_response_head(bool head_request) {
+    http_parser& p = *resp_;
+    buffer& b = *buf_;
+    std::size_t parsed = 0;
+    bool any_byte = false;
+    int interim = 0;
+    asio::error_code ec;
+    p.reset(head_request);
+    for (;;) {
+        if (b.size() > parsed) {
+            const auto r = p.feed(b.data() + parsed, b.size() - parsed);
+            if (r.what == http_parser::event::error) co_return head_status::bad;
+            if (r.what == http_parser::event::head_complete) {
+                const int status = p.status();
+                // We never forward Upgrade, so a 101 was not asked for. (The tunnel of
+                // WebSocket support takes over here.)
+                if (status == 101) co_return head_status::bad;
+                if (status >= 100 && status < 200) {
+                    // Interim response (103 Early Hints...): not forwarded; skip its head.
+                    if (++interim > max_interim_heads) co_return head_status::bad;
+                    b.consume(parsed + r.consumed);
+                    parsed = 0;
+                    p.reset(head_request);
+                    continue;
+                }
+                head_end_ = parsed + r.consumed;
+                co_return head_status::ok;
+            }
+            parsed += r.consumed;
+        }
+        if (b.full()) co_return head_status::bad;  // a response head larger than a buffer
+        const std::size_t n = co_await conn_->async_read_some(space(b), use_ec(ec));
+        if (ec) {
+            if (wd_.timed_out() == watchdog::phase::backend) co_return head_status::timeout;
+            co_return any_byte || b.size() > 0 ? head_status::bad : head_status::no_bytes;
+        }
+        any_byte = true;
+        b.commit(n);
+    }
+}
+
+}  // namespace ringlb

@@ -1,0 +1,259 @@
+#include "ringlb/proxy/session.hpp"
+
+#include "ringlb/http/error_response.hpp"
+#include "ringlb/http/forward.hpp"
+#include "ringlb/http/key.hpp"
+#include "ringlb/proxy/body_pump.hpp"
+#include "ringlb/proxy/exchange.hpp"
+#include "ringlb/proxy/request_head.hpp"
+#include "ringlb/proxy/worker.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <cassert>
+#include <cstring>
+
+// GCC 12 misreports asio's coroutine frame operator delete as mismatched with its operator
+// new (a known false positive); the frames are allocated and freed by asio's own pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace ringlb {
+
+using asio::ip::tcp;
+
+namespace {
+
+inline auto use_ec(asio::error_code& ec) {
+    return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+// RFC 9110 9.2.2: a request with these methods can be sent again without changing the
+// outcome, so failover may replay it.
+bool idempotent(llhttp_method m) noexcept {
+    switch (m) {
+        case HTTP_GET:
+        case HTTP_HEAD:
+        case HTTP_OPTIONS:
+        case HTTP_TRACE:
+        case HTTP_PUT:
+        case HTTP_DELETE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::uint64_t micros_since(steady_clock::time_point t) noexcept {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - t).count());
+}
+
+}  // namespace
+
+session::session(worker& w, tcp::socket socket)
+    : worker_{w}, client_{std::move(socket)}, wd_{w.io(), client_} {
+    worker_.session_opened(this);
+}
+
+session::~session() {
+    release_buffers();
+    worker_.session_closed(this);
+}
+
+void session::start() {
+    wd_.bind(weak_from_this());
+    asio::co_spawn(
+        worker_.io(), [self = shared_from_this()] { return self->run(); }, asio::detached);
+}
+
+void session::drain() noexcept {
+    if (idle_) client_.cancel();
+}
+
+void session::release_buffers() noexcept {
+    if (in_) {
+        in_->clear();
+        worker_.buffers().give(std::move(in_));
+    }
+    if (req_) worker_.request_parsers().give(std::move(req_));
+}
+
+// --- the connection loop ---
+
+asio::awaitable<void> session::run() {
+    asio::error_code ec;
+    for (;;) {
+        if (!in_ || in_->size() == 0) {
+            // Between requests: hold no pooled buffer, only the socket (see buffer.hpp). The
+            // wait is a read into the session's own small array rather than an
+            // async_wait(wait_read): asio re-arms the descriptor with epoll_ctl(MOD) for
+            // every wait, while a read of a hot connection, whose next request is usually
+            // in the socket already, is a single recv.
+            release_buffers();
+            idle_ = true;
+            if (worker_.draining()) break;
+            wd_.arm(watchdog::phase::idle, worker_.current()->b->settings.timeouts.idle);
+            const std::size_t n = co_await client_.async_read_some(asio::buffer(first_bytes_), use_ec(ec));
+            idle_ = false;
+            // A drain cancels this read; but bytes that arrived before it are a request in
+            // flight: it is served, with Connection: close (serve_one sees draining()).
+            if (ec) break;
+            in_ = worker_.buffers().take();
+            assert(n <= in_->writable().size());  // pooled buffers are >= 16 KiB (worker.cpp)
+            std::memcpy(in_->writable().data(), first_bytes_.data(), n);
+            in_->commit(n);
+        }
+        if (!req_) req_ = worker_.request_parsers().take();
+        if (!co_await serve_one()) break;
+    }
+    wd_.disarm();
+    if (linger_) co_await linger_close(*worker_.current()->b);
+    wd_.stop();
+    client_.close();
+}
+
+asio::awaitable<void> session::linger_close(const bundle& b) {
+    // Closing with unread input makes the kernel send RST, which can destroy the error
+    // response before the client reads it: half-close, then drain input briefly.
+    asio::error_code ec;
+    client_.shutdown_send();
+    if (!in_) in_ = worker_.buffers().take();
+    wd_.arm(watchdog::phase::client_io, b.settings.timeouts.linger);
+    std::size_t drained = 0;
+    while (!ec && drained < (1u << 20)) {
+        in_->clear();
+        const std::span<char> space = in_->writable();
+        drained += co_await client_.async_read_some(asio::buffer(space.data(), space.size()), use_ec(ec));
+    }
+    wd_.disarm();
+}
+
+void session::finish(request_record& rec) {
+    if (!worker_.logging()) return;
+    access_entry e;
+    e.client = client_.peer_ip();
+    e.method = rec.method;
+    e.path = log_path_;
+    e.status = rec.status;
+    e.backend = rec.backend;
+    e.key_hash = rec.key_hash;
+    e.bytes = rec.bytes;
+    e.duration_us = micros_since(rec.started);
+    e.retries = rec.retries;
+    worker_.log(e);
+}
+
+asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec, int status, bool close) {
+    const std::string_view r = error_response(status, close);
+    asio::error_code ec;
+    wd_.arm(watchdog::phase::client_io, b.settings.timeouts.idle);
+    co_await client_.async_write(asio::buffer(r), use_ec(ec));
+    wd_.disarm();
+    rec.status = status;
+    rec.bytes += ec ? 0 : r.size();
+    finish(rec);
+    if (close) {
+        linger_ = !ec;
+    } else {
+        // Keeping the connection is only offered once the whole request was read: drop it so
+        // the next request starts at the right byte.
+        in_->consume(msg_end_);
+    }
+    co_return !close && !ec;
+}
+
+asio::awaitable<bool> session::serve_one() {
+    // The worker-local handle keeps this request's bundle alive until it ends, whatever a
+    // reload publishes meanwhile.
+    const local_bundle_ptr holder = worker_.current();
+    const bundle& b = *holder->b;
+    const proxy_settings& settings = b.settings;
+    http_parser& req = *req_;
+    buffer& in = *in_;
+    request_record rec;
+    rec.started = steady_clock::now();
+    log_path_.clear();
+    msg_end_ = 0;
+
+    // 1. The head, parsed in place: its views into `in` stay valid until the body streams.
+    wd_.arm(watchdog::phase::client_head, settings.timeouts.client_header);
+    req.reset();
+    head_result h = parse_request_head(in, req, head_limit(in, settings.limits));
+    if (h.what == head_result::kind::need_more)
+        h = co_await read_request_head(client_, in, req, wd_, settings, h);
+    if (h.what == head_result::kind::gone) co_return false;
+    rec.method = req.method_name();
+    if (h.what == head_result::kind::reject) co_return co_await reply_error(b, rec, h.status, true);
+    if (worker_.logging()) log_path_.assign(target_path(req.target()));
+
+    // 2. Checks that need the whole head; the key.
+    if (const int status = check_request_head(req, settings.limits); status != 0)
+        co_return co_await reply_error(b, rec, status, true);
+    if (const auto key = extract_key(settings.key, req, client_.peer_ip()))
+        rec.key_hash = b.routing->hash_key(*key);
+    else if (b.routing->options().keyless == keyless_policy::reject)
+        co_return co_await reply_error(b, rec, 400, true);
+    out_.clear();
+    build_backend_request(req, client_.peer_ip(), client_.scheme(), out_);
+
+    // 3. The part of the body already buffered. If it holds the whole message, the request
+    // can be replayed on another backend (we still have every byte).
+    const auto first = req.feed(in.data() + h.end, in.size() - h.end);
+    if (first.what == http_parser::event::error)
+        co_return co_await reply_error(b, rec, req.error_status(), true);
+    if (req.body_bytes() > settings.limits.max_body_bytes) co_return co_await reply_error(b, rec, 413, true);
+    request_plan plan;
+    plan.head = out_;
+    plan.body_begin = h.end;
+    plan.body_end = h.end + first.consumed;
+    plan.complete = first.what == http_parser::event::message_complete;
+    plan.replayable = plan.complete && idempotent(req.method());
+    plan.expect_continue = expects_continue(req);
+    plan.head_request = req.method() == HTTP_HEAD;
+    const bool http10 = req.version_minor() == 0;
+    const bool client_keep_alive = req.keep_alive();
+
+    // 4. The backend side, up to the response head.
+    exchange ex{worker_, wd_, b};
+    const exchange::outcome out = co_await ex.run(client_, in, req, plan, rec);
+    msg_end_ = plan.body_end;  // where the request ends in `in` (once it was read whole)
+    if (out.what == exchange::outcome::drop) co_return false;  // the client left
+    if (out.what == exchange::outcome::answer)
+        co_return co_await reply_error(b, rec, out.status, out.close_client);
+
+    // 5. The response, streamed to the client.
+    http_parser& resp = ex.response();
+    const bool client_close =
+        !client_keep_alive || !ex.request_read() || worker_.draining() || resp.body_until_eof();
+    rec.status = resp.status();
+    const std::string_view raw{ex.response_buffer().data(), ex.head_end()};
+    // The status line up to its first CR or LF: the strict parser rejects a CR without an LF,
+    // and cutting at either keeps a bare CR from ever reaching the client (RFC 9112 2.2).
+    const std::string_view status_line = raw.substr(0, raw.find_first_of("\r\n"));
+    out_.clear();
+    build_client_response(resp, status_line,
+                          {.close = client_close, .http10_keep_alive = http10 && !client_close}, out_);
+    relay_state st;
+    const response_relay relayed =
+        co_await relay_response(client_, ex.connection(), resp, ex.response_buffer(), ex.head_end(), out_,
+                                wd_, settings, ex.load(), st);
+    rec.bytes += st.bytes;
+    if (relayed != response_relay::done) {
+        // The client cannot be told mid-response: it sees the connection end.
+        if (relayed == response_relay::backend_malformed) rec.status = 502;
+        finish(rec);
+        co_return false;
+    }
+    ex.finish(st.backend_reusable && ex.request_read());
+    finish(rec);
+    if (client_close) co_return false;
+    in.consume(msg_end_);  // pipelined bytes of the next request move to the front
+    co_return true;
+}
+
+}  // namespace ringlb

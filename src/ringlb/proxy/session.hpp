@@ -1,0 +1,76 @@
+// ringlb/proxy/session.hpp: one client connection, served by a coroutine from accept to close.
+//
+//   auto s = std::make_shared<ringlb::session>(worker, std::move(socket));
+//   s->start();                      // co_spawn on the worker's io_context
+//
+// The session is the connection loop: wait for a request (holding no pooled buffer while
+// idle), read its head (request_head.hpp), hand the backend side to an exchange
+// (exchange.hpp: select, connect or reuse, send, stream the body, response head, failover
+// by failure_policy.hpp), relay the response (body_pump.hpp), log it, and loop for the
+// next request on the connection (keep-alive; pipelined requests are answered in order
+// because they are served one after the other). Its own answers (error_response.hpp) end
+// with a lingering close when the connection cannot carry another request. Timeouts are
+// one watchdog (watchdog.hpp) per session.
+//
+// Thread-safety: a session lives on its worker's thread; drain() too (the worker calls it).
+#pragma once
+
+#include "ringlb/common/buffer.hpp"
+#include "ringlb/http/parser.hpp"
+#include "ringlb/proxy/client_stream.hpp"
+#include "ringlb/proxy/watchdog.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace ringlb {
+
+class worker;
+struct bundle;
+struct request_record;
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(worker& w, asio::ip::tcp::socket socket);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    /// Starts serving the connection.
+    void start();
+    /// Shutdown: closes the connection now if it is between requests; otherwise the current
+    /// response carries Connection: close and the session ends after it.
+    void drain() noexcept;
+
+    session* prev = nullptr;  ///< the worker's intrusive list of sessions
+    session* next = nullptr;
+
+private:
+    asio::awaitable<void> run();
+    asio::awaitable<bool> serve_one();
+    asio::awaitable<bool> reply_error(const bundle& b, request_record& rec, int status, bool close);
+    asio::awaitable<void> linger_close(const bundle& b);
+    void finish(request_record& rec);
+    void release_buffers() noexcept;
+
+    worker& worker_;
+    client_stream client_;
+    watchdog wd_;
+    bool idle_ = true;
+    bool linger_ = false;         // close after draining unread input
+    std::size_t msg_end_ = 0;     // end of the current request in in_, once known
+    std::unique_ptr<buffer> in_;  // client bytes; only while a request is in progress
+    // Where a keep-alive connection's next request first lands, so that waiting for it holds
+    // no pooled buffer and costs no epoll_ctl (see run()). nginx's client_header_buffer_size
+    // default: most API requests fit whole.
+    std::array<char, 1024> first_bytes_;
+    std::unique_ptr<http_parser> req_;
+    std::string out_;       // the head being sent (capacity reused)
+    std::string log_path_;  // the request path, kept for the access log
+};
+
+}  // namespace ringlb

@@ -1,0 +1,95 @@
+#include "ringlb/proxy/upstream.hpp"
+
+namespace ringlb {
+
+void upstream_conn::watch() {
+    assert(standing_ == standing::none && !waiter_);
+    standing_ = standing::pending;
+    claimed_ = false;
+    landing_[0] = 0;  // stray() looks here for bytes whose completion has not run yet
+    socket.async_read_some(asio::buffer(landing_), standing_read{conn_ref{this}});
+}
+
+void upstream_conn::on_landed(const asio::error_code& ec, std::size_t n) {
+    if (waiter_) {
+        // An exchange is waiting: this is the first read of its response.
+        standing_ = standing::none;
+        const std::size_t got = deliver(target_, n);
+        waiter_(ec, got);
+        return;
+    }
+    if (claimed_) {
+        // Taken, its exchange has not asked yet: kept for its first read.
+        standing_ = standing::landed;
+        landed_ec_ = ec;
+        landed_n_ = n;
+        return;
+    }
+    // Pooled, no request outstanding: whatever came (bytes, an end of stream, an error, or
+    // the abort of our own close) makes the connection unusable.
+    standing_ = standing::none;
+    dead_ = true;
+    close();
+}
+
+conn_ref upstream_pool::take(const backend& b, const asio::ip::tcp::endpoint& address,
+                             steady_clock::time_point now, steady_clock::duration max_idle) {
+    auto it = pools_.find(b.state.get());
+    if (it == pools_.end()) return {};
+    auto& idle = it->second.idle;
+    while (!idle.empty()) {
+        // LIFO: the most recently used connection is the least likely to have timed out.
+        conn_ref c = std::move(idle.back());
+        idle.pop_back();
+        if (c->dead_ || c->peer != address || now - c->idle_since >= max_idle || c->stray()) {
+            c->close();
+            continue;
+        }
+        c->claimed_ = true;
+        return c;
+    }
+    return {};
+}
+
+void upstream_pool::give(const backend& b, conn_ref c, steady_clock::time_point now, std::size_t keep) {
+    auto& e = pools_[b.state.get()];
+    if (!e.state) e.state = b.state;
+    if (e.idle.size() >= keep || c->standing_ != upstream_conn::standing::none) {
+        c->close();
+        return;
+    }
+    c->idle_since = now;
+    c->watch();
+    e.idle.push_back(std::move(c));
+}
+
+void upstream_pool::sweep(steady_clock::time_point now, steady_clock::duration max_idle) {
+    for (auto it = pools_.begin(); it != pools_.end();) {
+        std::erase_if(it->second.idle, [&](const conn_ref& c) {
+            if (!c->dead_ && now - c->idle_since < max_idle) return false;
+            c->close();
+            return true;
+        });
+        // The pool's reference is the last one: the backend left every snapshot.
+        if (it->second.state.use_count() == 1) {
+            for (const conn_ref& c : it->second.idle) c->close();
+            it = pools_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void upstream_pool::clear() {
+    for (auto& [state, e] : pools_)
+        for (const conn_ref& c : e.idle) c->close();
+    pools_.clear();
+}
+
+std::size_t upstream_pool::idle_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& [k, e] : pools_) n += e.idle.size();
+    return n;
+}
+
+}  // namespace ringlb

@@ -1,0 +1,210 @@
+#include "ringlb/proxy/worker.hpp"
+
+#include "ringlb/proxy/session.hpp"
+
+#include <chash/hash.hpp>
+
+#include <asio/post.hpp>
+
+#include <cstdio>
+
+namespace ringlb {
+
+namespace {
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Buffers hold a whole request head, so they are sized from max_header_bytes (plus room
+// for the start of the body); a reload that raises the limit past it is capped (see
+// request_head.cpp: head_limit).
+std::size_t buffer_size_for(const proxy_settings& s) {
+    return std::max<std::size_t>(16 * 1024, s.limits.max_header_bytes + 1024);
+}
+
+std::unique_ptr<buffer> make_buffer(std::size_t n) {
+    return std::make_unique<buffer>(n);
+}
+std::unique_ptr<http_parser> make_request_parser(std::size_t) {
+    return std::make_unique<http_parser>(http_parser::type::request);
+}
+std::unique_ptr<http_parser> make_response_parser(std::size_t) {
+    return std::make_unique<http_parser>(http_parser::type::response);
+}
+
+constexpr std::size_t max_idle_objects = 256;
+
+}  // namespace
+
+worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const bundle> initial, access_log* log)
+    : index_{index},
+      worker_count_{worker_count},
+      current_{std::make_shared<const local_bundle>(local_bundle{initial})},
+      buffers_{&make_buffer, buffer_size_for(initial->settings), max_idle_objects},
+      request_parsers_{&make_request_parser, 0, max_idle_objects},
+      response_parsers_{&make_response_parser, 0, max_idle_objects},
+      log_{log},
+      // Sockets and timers are only touched on this worker's thread (listen() runs before
+      // run()), so the reactor's per-descriptor locks can go; the scheduler keeps its lock
+      // because publish() and drain() post from other threads.
+      io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO},
+      acceptor_{io_},
+      retry_timer_{io_},
+      sweep_timer_{io_},
+      grace_timer_{io_},
+      log_timer_{io_} {
+    keyless_.rng = chash::mix64(static_cast<std::uint64_t>(index) + 1);  // never 0 (xorshift's fixed point)
+    keyless_.cursor = index;  // workers start round-robin at different backends
+}
+
+worker::~worker() {
+    // Sessions still suspended (grace period expired) are destroyed with io_; they must not
+    // touch the acceptor or timers then.
+    draining_ = true;
+    finished_ = true;
+    upstreams_.clear();
+}
+
+void worker::listen(const asio::ip::tcp::endpoint& at) {
+    acceptor_.open(at.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.set_option(reuse_port(true));
+    acceptor_.bind(at);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void worker::run() {
+    start_accepting();
+    arm_sweep();
+    io_.run();
+    // Drained (or the grace period ran out): whatever is left closes with the io_context.
+    log_.flush();
+}
+
+void worker::publish(std::shared_ptr<const bundle> b) {
+    asio::post(io_, [this, b = std::move(b)]() mutable {
+        current_ = std::make_shared<const local_bundle>(local_bundle{std::move(b)});
+        // max_connections may have changed.
+        if (accept_paused_ && session_count_ < connection_limit()) {
+            accept_paused_ = false;
+            accept_next();
+        }
+    });
+}
+
+void worker::drain(steady_clock::duration grace) {
+    asio::post(io_, [this, grace] {
+        if (draining_) return;
+        draining_ = true;
+        asio::error_code ec;
+        acceptor_.close(ec);
+        retry_timer_.cancel();
+        for (session* s = sessions_; s != nullptr;) {
+            session* next = s->next;
+            s->drain();
+            s = next;
+        }
+        grace_timer_.expires_after(grace);
+        grace_timer_.async_wait([this](const asio::error_code& e) {
+            if (!e) io_.stop();  // grace period over: in-flight requests are cut
+        });
+        finish_if_drained();
+    });
+}
+
+void worker::finish_if_drained() {
+    if (!draining_ || session_count_ != 0 || finished_) return;
+    finished_ = true;
+    grace_timer_.cancel();
+    sweep_timer_.cancel();
+    log_timer_.cancel();
+    log_.flush();
+    upstreams_.clear();
+}
+
+std::size_t worker::connection_limit() const noexcept {
+    // Each worker has its own listener and accept queue, so the limit is split evenly.
+    const std::size_t total = current_->b->settings.limits.max_connections;
+    return std::max<std::size_t>(1, (total + worker_count_ - 1) / worker_count_);
+}
+
+void worker::start_accepting() {
+    accept_next();
+}
+
+void worker::accept_next() {
+    if (draining_) return;
+    if (session_count_ >= connection_limit()) {
+        // Stop accepting: new clients wait in the kernel backlog until a session ends.
+        accept_paused_ = true;
+        return;
+    }
+    acceptor_.async_accept(
+        [this](const asio::error_code& ec, asio::ip::tcp::socket sock) { on_accept(ec, std::move(sock)); });
+}
+
+void worker::on_accept(const asio::error_code& ec, asio::ip::tcp::socket sock) {
+    if (draining_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+        // EMFILE/ENFILE: retrying at once would spin; back off briefly.
+        std::fprintf(stderr, "ringlb: worker %u: accept: %s\n", index_, ec.message().c_str());
+        retry_timer_.expires_after(std::chrono::milliseconds{50});
+        retry_timer_.async_wait([this](const asio::error_code& e) {
+            if (!e) accept_next();
+        });
+        return;
+    }
+    asio::error_code ignored;
+    sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+    std::make_shared<session>(*this, std::move(sock))->start();
+    accept_next();
+}
+
+void worker::session_opened(session* s) noexcept {
+    s->prev = nullptr;
+    s->next = sessions_;
+    if (sessions_ != nullptr) sessions_->prev = s;
+    sessions_ = s;
+    ++session_count_;
+}
+
+void worker::session_closed(session* s) noexcept {
+    if (s->prev != nullptr)
+        s->prev->next = s->next;
+    else
+        sessions_ = s->next;
+    if (s->next != nullptr) s->next->prev = s->prev;
+    --session_count_;
+    if (accept_paused_ && session_count_ < connection_limit()) {
+        accept_paused_ = false;
+        accept_next();
+    }
+    finish_if_drained();
+}
+
+void worker::log(const access_entry& e) {
+    if (!log_.enabled()) return;
+    if (log_.append(e)) {
+        log_.flush();
+        return;
+    }
+    if (!log_timer_armed_) {
+        // Lines reach the log within 100ms even when traffic is light.
+        log_timer_armed_ = true;
+        log_timer_.expires_after(std::chrono::milliseconds{100});
+        log_timer_.async_wait([this](const asio::error_code&) {
+            log_timer_armed_ = false;
+            log_.flush();
+        });
+    }
+}
+
+void worker::arm_sweep() {
+    sweep_timer_.expires_after(std::chrono::seconds{5});
+    sweep_timer_.async_wait([this](const asio::error_code& ec) {
+        if (ec || finished_) return;
+        upstreams_.sweep(steady_clock::now(), current_->b->settings.timeouts.idle);
+        arm_sweep();
+    });
+}
+
+}  // namespace ringlb

@@ -1,0 +1,113 @@
+// ringlb/proxy/worker.hpp: one worker thread: an io_context, a SO_REUSEPORT listener, its sessions.
+//
+//   ringlb::worker w{0, workers, bundle, log.get()};
+//   w.listen(address);                         // control thread, before run(); throws
+//   std::thread t{[&] { w.run(); }};
+//   w.publish(new_bundle);                     // any thread: reload
+//   w.drain(std::chrono::seconds{10});         // any thread: graceful stop
+//   t.join();
+//
+// Each worker accepts on its own SO_REUSEPORT socket (the kernel spreads connections), and
+// everything a connection touches afterwards (session, parser, buffers, backend pool,
+// access log buffer) belongs to this thread: nothing is shared with other workers except
+// the immutable bundle (proxy/bundle.hpp) and the per-backend atomics.
+//
+// Thread-safety: publish() and drain() may be called from any thread (they asio::post to
+// the worker); every other member is for the worker's own thread.
+#pragma once
+
+#include "ringlb/common/buffer.hpp"
+#include "ringlb/http/parser.hpp"
+#include "ringlb/proxy/access_log.hpp"
+#include "ringlb/proxy/bundle.hpp"
+#include "ringlb/proxy/upstream.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <cstddef>
+#include <memory>
+
+namespace ringlb {
+
+class session;
+
+/// A worker-local handle on a bundle: requests copy this shared_ptr, whose count only this
+/// worker touches, instead of the global one all workers would contend on.
+struct local_bundle {
+    std::shared_ptr<const bundle> b;
+};
+using local_bundle_ptr = std::shared_ptr<const local_bundle>;
+
+class worker {
+public:
+    worker(unsigned index, unsigned worker_count, std::shared_ptr<const bundle> initial, access_log* log);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    /// Opens the SO_REUSEPORT listener. Throws asio::system_error (address in use, ...).
+    void listen(const asio::ip::tcp::endpoint& at);
+    /// Runs the event loop until the worker has drained. The thread's body.
+    void run();
+    /// Makes `b` the bundle for requests that start from now on. Any thread.
+    void publish(std::shared_ptr<const bundle> b);
+    /// Stops accepting, closes idle connections, lets active requests finish, and stops
+    /// the loop once they have or `grace` has passed. Any thread.
+    void drain(steady_clock::duration grace);
+
+    // --- for sessions (worker thread only) ---
+    [[nodiscard]] asio::io_context& io() noexcept { return io_; }
+    [[nodiscard]] const local_bundle_ptr& current() const noexcept { return current_; }
+    /// The generation of the bundle this worker runs on (the last one it applied).
+    [[nodiscard]] std::uint64_t generation() const noexcept { return current_->b->generation; }
+    [[nodiscard]] buffer_pool& buffers() noexcept { return buffers_; }
+    [[nodiscard]] object_pool<http_parser>& request_parsers() noexcept { return request_parsers_; }
+    [[nodiscard]] object_pool<http_parser>& response_parsers() noexcept { return response_parsers_; }
+    [[nodiscard]] upstream_pool& upstreams() noexcept { return upstreams_; }
+    [[nodiscard]] keyless_state& keyless() noexcept { return keyless_; }
+    [[nodiscard]] bool draining() const noexcept { return draining_; }
+    /// Open client connections (sessions) on this worker.
+    [[nodiscard]] std::size_t session_count() const noexcept { return session_count_; }
+    /// Records an access-log entry (no-op when the log is off).
+    void log(const access_entry& e);
+    [[nodiscard]] bool logging() const noexcept { return log_.enabled(); }
+    void session_opened(session* s) noexcept;
+    void session_closed(session* s) noexcept;
+
+private:
+    void start_accepting();
+    void accept_next();
+    void on_accept(const asio::error_code& ec, asio::ip::tcp::socket sock);
+    [[nodiscard]] std::size_t connection_limit() const noexcept;
+    void arm_sweep();
+    void finish_if_drained();
+
+    // Declaration order is destruction order in reverse: sockets and timers go first,
+    // then the io_context (destroying suspended sessions, which return buffers to the pools
+    // and unlink themselves), then the pools and the list they use.
+    unsigned index_;
+    unsigned worker_count_;
+    local_bundle_ptr current_;
+    buffer_pool buffers_;
+    object_pool<http_parser> request_parsers_;
+    object_pool<http_parser> response_parsers_;
+    keyless_state keyless_;
+    access_log_writer log_;
+    bool log_timer_armed_ = false;
+    session* sessions_ = nullptr;  // intrusive list of open sessions
+    std::size_t session_count_ = 0;
+    bool accept_paused_ = false;  // at max_connections
+    bool draining_ = false;
+    bool finished_ = false;
+    asio::io_context io_;
+    upstream_pool upstreams_;
+    asio::ip::tcp::acceptor acceptor_;
+    asio::steady_timer retry_timer_;  // accept back-off on EMFILE
+    asio::steady_timer sweep_timer_;  // backend pool expiry
+    asio::steady_timer grace_timer_;  // shutdown deadline
+    asio::steady_timer log_timer_;    // access log flush
+};
+
+}  // namespace ringlb
