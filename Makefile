@@ -42,12 +42,12 @@ test-asan: deps
 
 test-fuzz: deps
 	cmake -S . -B build/fuzz $(FUZZ_FLAGS) -DRINGLB_FUZZ_SECONDS=5
-	cmake --build build/fuzz -j$(JOBS)
+	cmake --build build/fuzz -j$(JOBS) --target ringlb_fuzzers
 	ctest --test-dir build/fuzz $(CTEST_FLAGS)
 
 fuzz: deps
 	cmake -S . -B build/fuzz $(FUZZ_FLAGS) -DRINGLB_FUZZ_SECONDS=$(FUZZ_SECONDS)
-	cmake --build build/fuzz -j$(JOBS)
+	cmake --build build/fuzz -j$(JOBS) --target ringlb_fuzzers
 	ctest --test-dir build/fuzz --output-on-failure --timeout $$(( $(FUZZ_SECONDS) + 300 )) -j$(JOBS) --verbose
 
 run: deps

@@ -41,7 +41,7 @@ TEST(Forward, ResponseDropsWhatItsConnectionHeaderLists) {
     http_parser p{http_parser::type::response};
     ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
     std::string out;
-    ringlb::build_client_response(p, "HTTP/1.1 200 OK", {}, out);
+    ringlb::build_client_response(p, {}, out);
     EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nX-App: 1\r\nContent-Length: 0\r\n\r\n");
 }
 
@@ -63,7 +63,7 @@ TEST(Forward, ResponseKeepsFramingAndAddsConnectionClose) {
     http_parser p{http_parser::type::response};
     ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
     std::string out;
-    ringlb::build_client_response(p, "HTTP/1.1 200 OK", {.close = true}, out);
+    ringlb::build_client_response(p, {.close = true}, out);
     EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-App: 1\r\nConnection: close\r\n\r\n");
 }
 
@@ -72,13 +72,13 @@ TEST(Forward, A204DeclaresNoBodyAndA304KeepsItsLength) {
     http_parser p{http_parser::type::response};
     ASSERT_EQ(p.feed(no_content.data(), no_content.size()).what, http_parser::event::head_complete);
     std::string out;
-    ringlb::build_client_response(p, "HTTP/1.1 204 No Content", {}, out);
+    ringlb::build_client_response(p, {}, out);
     EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\nX-App: 1\r\n\r\n");
     const std::string chunked = "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n";
     http_parser c{http_parser::type::response};
     ASSERT_EQ(c.feed(chunked.data(), chunked.size()).what, http_parser::event::head_complete);
     out.clear();
-    ringlb::build_client_response(c, "HTTP/1.1 204 No Content", {}, out);
+    ringlb::build_client_response(c, {}, out);
     EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
 
     // RFC 9110 8.6: a 304's Content-Length is the length of the representation not sent.
@@ -86,8 +86,28 @@ TEST(Forward, A204DeclaresNoBodyAndA304KeepsItsLength) {
     http_parser q{http_parser::type::response};
     ASSERT_EQ(q.feed(not_modified.data(), not_modified.size()).what, http_parser::event::head_complete);
     out.clear();
-    ringlb::build_client_response(q, "HTTP/1.1 304 Not Modified", {}, out);
+    ringlb::build_client_response(q, {}, out);
     EXPECT_EQ(out, not_modified);
+}
+
+TEST(Forward, TheStatusLineIsRinglbsOwnWithAReasonOnlyWhenItIsClean) {
+    const auto relayed = [](const std::string& in) {
+        http_parser p{http_parser::type::response};
+        EXPECT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete) << in;
+        std::string out;
+        ringlb::build_client_response(p, {}, out);
+        return out.substr(0, out.find("\r\n"));
+    };
+    EXPECT_EQ(relayed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 200 OK");
+    EXPECT_EQ(relayed("HTTP/1.0 404 Not  Found\r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 404 Not  Found")
+        << "our version, their reason";
+    EXPECT_EQ(relayed("\r\nHTTP/1.1 204 No Content\r\n\r\n"), "HTTP/1.1 204 No Content")
+        << "empty lines before the status line are skipped";
+    EXPECT_EQ(relayed("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 200 ");
+    EXPECT_EQ(relayed("HTTP/1.1 503 Busy\x01\x02\r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 503 ")
+        << "control characters in the reason are not repeated";
+    EXPECT_EQ(relayed("HTTP/1.1 200 \xc3\xa7" "a va\r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 200 \xc3\xa7" "a va")
+        << "obs-text is allowed";
 }
 
 }  // namespace

@@ -113,6 +113,46 @@ TEST(HttpParser, ResponsesWithoutABodyEndWithTheirHeadWhateverTheyDeclare) {
     EXPECT_FALSE(p.no_body());
 }
 
+TEST(HttpParser, ATransferEncodingReadTwoWaysIsRefused) {
+    // llhttp 8 does not take "chunked<TAB>" for chunked; the RFC does, and ringlb forwards
+    // the value trimmed. Either reading alone would be a smuggling vector, so both refuse.
+    for (const auto type : {http_parser::type::request, http_parser::type::response}) {
+        const std::string s = type == http_parser::type::request
+                                  ? "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\t\r\n\r\n"
+                                  : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n";
+        http_parser p{type};
+        EXPECT_EQ(feed_all(p, s).what, http_parser::event::error) << s;
+        EXPECT_EQ(p.error_status(), 400);
+    }
+    // One meaning, however it is spelled: these are fine.
+    for (const std::string te : {"chunked", "chunked ", "gzip, chunked", " chunked"}) {
+        http_parser p{http_parser::type::response};
+        const std::string s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + te + "\r\n\r\n";
+        ASSERT_EQ(feed_all(p, s).what, http_parser::event::head_complete) << te;
+        EXPECT_TRUE(p.chunked()) << te;
+    }
+}
+
+TEST(HttpParser, TrailersSplitAcrossReadsIntoOneBufferAreNotAFold) {
+    // The body pumps read into the same buffer again and again: a trailer value split across
+    // two reads arrives at the buffer's start, not after its first piece.
+    http_parser p{http_parser::type::request};
+    const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ASSERT_EQ(feed_all(p, head).what, http_parser::event::head_complete);
+    std::string buf = "0\r\nX-Trailer: first-half";
+    ASSERT_EQ(feed_all(p, buf).what, http_parser::event::need_more);
+    buf = "-second-half\r\n\r\n";  // reuses the memory, as buffer::clear() does
+    const auto r = feed_all(p, buf);
+    EXPECT_EQ(r.what, http_parser::event::message_complete) << p.error_reason();
+    EXPECT_EQ(r.consumed, buf.size());
+    EXPECT_EQ(p.body_bytes(), 0u);
+    EXPECT_EQ(p.bounded_bytes(), std::string{"X-Trailerfirst-half-second-half"}.size()) << "trailers count";
+    // A real fold in a trailer is still refused.
+    http_parser q{http_parser::type::request};
+    ASSERT_EQ(feed_all(q, head).what, http_parser::event::head_complete);
+    EXPECT_EQ(feed_all(q, std::string{"0\r\nX-T: a\r\n b\r\n\r\n"}).what, http_parser::event::error);
+}
+
 TEST(HttpParser, SplitHeadAcrossFeedsKeepsViews) {
     const std::string s = "GET /path HTTP/1.1\r\nHost: example\r\nX-Long-Name: value\r\n\r\n";
     http_parser p{http_parser::type::request};

@@ -93,12 +93,27 @@ void build_backend_request(const http_parser& req, std::string_view client_ip, s
     out.append("\r\n");
 }
 
-void build_client_response(const http_parser& resp, std::string_view status_line,
-                           const response_options& opts, std::string& out) {
-    out.append(status_line).append("\r\n");
+namespace {
+
+bool valid_reason(std::string_view r) noexcept {
+    for (const char c : r) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 ? u != '\t' : u == 0x7f) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void build_client_response(const http_parser& resp, const response_options& opts, std::string& out) {
+    const int status = resp.status();
+    char code[4] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
+                    static_cast<char>('0' + status % 10), ' '};
+    out.append("HTTP/1.1 ").append(code, sizeof code);
+    if (valid_reason(resp.reason())) out.append(resp.reason());
+    out.append("\r\n");
     // RFC 9110 8.6, RFC 9112 6.1: a 1xx or 204 carries neither Content-Length nor
     // Transfer-Encoding; a backend that sends them anyway is not repeated.
-    const int status = resp.status();
     const bool no_framing = (status >= 100 && status < 200) || status == 204;
     for (std::size_t i = 0; i < resp.header_count(); ++i) {
         const header_view& h = resp.header(i);

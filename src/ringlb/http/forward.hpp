@@ -3,7 +3,7 @@
 //   std::string out;                                          // reused, keeps its capacity
 //   ringlb::build_backend_request(req_parser, "10.0.0.7", "http", out);
 //   ...
-//   ringlb::build_client_response(resp_parser, raw_head, {.close = true}, out);
+//   ringlb::build_client_response(resp_parser, {.close = true}, out);
 //
 // Requests (RFC 9110 7.6.1): Connection, the headers it lists, Keep-Alive, TE, Upgrade,
 // Proxy-* and Expect (ringlb answers 100-continue itself) are removed; X-Forwarded-For gets
@@ -46,9 +46,10 @@ struct response_options {
     bool http10_keep_alive = false;  ///< an HTTP/1.0 client asked for keep-alive and gets it
 };
 
-/// Appends the head to send to the client. `status_line` is the backend's first line
-/// without CRLF (kept verbatim, reason phrase included).
-void build_client_response(const http_parser& resp, std::string_view status_line,
-                           const response_options& opts, std::string& out);
+/// Appends the head to send to the client. The status line is ringlb's own: its HTTP
+/// version (RFC 9110 7.6.3: an intermediary sends its own), the backend's status code, and
+/// the backend's reason phrase when it holds only what RFC 9112 4 allows (HTAB, SP, visible
+/// characters, obs-text), else none.
+void build_client_response(const http_parser& resp, const response_options& opts, std::string& out);
 
 }  // namespace ringlb

@@ -79,6 +79,7 @@ const llhttp_settings_t& http_parser::settings() noexcept {
         llhttp_settings_t s;
         llhttp_settings_init(&s);
         s.on_url = &http_parser::on_url;
+        s.on_status = &http_parser::on_status;
         s.on_url_complete = &http_parser::on_url_complete;
         s.on_header_field = &http_parser::on_header_field;
         s.on_header_value = &http_parser::on_header_value;
@@ -101,6 +102,7 @@ void http_parser::reset(bool to_head_request) noexcept {
     paused_ = pause_reason::none;
     last_ = last_cb::none;
     pending_complete_ = false;
+    head_done_ = false;
     head_request_ = to_head_request;
     target_complete_ = false;
     has_content_length_ = false;
@@ -111,9 +113,13 @@ void http_parser::reset(bool to_head_request) noexcept {
     error_status_ = 400;
     error_reason_ = "";
     target_ = {};
+    reason_ = {};
     content_length_ = 0;
     body_bytes_ = 0;
+    trailer_bytes_ = 0;
     header_count_ = 0;
+    base_ = 0;
+    value_end_ = 0;
 }
 
 http_parser::result http_parser::feed(const char* data, std::size_t len) noexcept {
@@ -121,10 +127,15 @@ http_parser::result http_parser::feed(const char* data, std::size_t len) noexcep
         pending_complete_ = false;
         return {event::message_complete, 0};
     }
+    feed_start_ = data;
     const llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) return {event::need_more, len};
+    if (err == HPE_OK) {
+        base_ += len;
+        return {event::need_more, len};
+    }
     if (err == HPE_PAUSED) {
         const auto consumed = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+        base_ += consumed;
         llhttp_resume(&parser_);
         const pause_reason why = paused_;
         paused_ = pause_reason::none;
@@ -178,6 +189,13 @@ int http_parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
     return 0;
 }
 
+int http_parser::on_status(llhttp_t* p, const char* at, std::size_t len) {
+    http_parser& s = self(p);
+    s.reason_ = s.reason_.empty() ? std::string_view{at, len}
+                                  : std::string_view{s.reason_.data(), s.reason_.size() + len};
+    return 0;
+}
+
 int http_parser::on_url_complete(llhttp_t* p) {
     self(p).target_complete_ = true;
     return 0;
@@ -185,6 +203,13 @@ int http_parser::on_url_complete(llhttp_t* p) {
 
 int http_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
     http_parser& s = self(p);
+    if (s.head_done_) {
+        // A trailer field: forwarded as it came, not kept (its bytes may be gone by the next
+        // read), but counted against the body limit so trailers cannot stream forever.
+        s.trailer_bytes_ += len;
+        s.last_ = last_cb::field;
+        return 0;
+    }
     if (s.last_ == last_cb::field) {
         header_view& h = s.headers_[s.header_count_ - 1];
         h.name = {h.name.data(), h.name.size() + len};
@@ -198,14 +223,21 @@ int http_parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
 
 int http_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     http_parser& s = self(p);
-    header_view& h = s.headers_[s.header_count_ - 1];
-    if (s.last_ == last_cb::value) {
-        // A continuation that is not adjacent to the first piece skipped a line break:
-        // obs-fold (RFC 9112 5.2), which a recipient must reject or replace; we reject.
-        if (h.value.data() + h.value.size() != at) return s.fail("obsolete line folding", 400);
-        h.value = {h.value.data(), h.value.size() + len};
+    // A continuation that does not start where the previous piece ended skipped a line
+    // break: obs-fold (RFC 9112 5.2), which a recipient must reject or replace; we reject.
+    // Positions are counted in the stream, not in memory, so a value split across reads
+    // into a reused buffer (trailers are) is not mistaken for a fold.
+    const std::uint64_t start = s.base_ + static_cast<std::uint64_t>(at - s.feed_start_);
+    if (s.last_ == last_cb::value && start != s.value_end_) return s.fail("obsolete line folding", 400);
+    s.value_end_ = start + len;
+    if (s.head_done_) {
+        s.trailer_bytes_ += len;
     } else {
-        h.value = {at, len};
+        header_view& h = s.headers_[s.header_count_ - 1];
+        if (s.last_ == last_cb::value)
+            h.value = {h.value.data(), h.value.size() + len};  // the head is parsed in place
+        else
+            h.value = {at, len};
     }
     s.last_ = last_cb::value;
     return 0;
@@ -213,6 +245,7 @@ int http_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
 
 int http_parser::on_headers_complete(llhttp_t* p) {
     http_parser& s = self(p);
+    const header_view* last_te = nullptr;
     for (std::size_t i = 0; i < s.header_count_; ++i) {
         header_view& h = s.headers_[i];
         if (h.name.empty()) return s.fail("empty header name", 400);
@@ -225,11 +258,24 @@ int http_parser::on_headers_complete(llhttp_t* p) {
             h.value.remove_suffix(1);
         h.id = classify_header(h.name);
         if (h.id == header_id::content_length) s.has_content_length_ = true;
+        if (h.id == header_id::transfer_encoding) last_te = &h;
         if (h.id == header_id::connection && lists_other_tokens(h.value)) s.connection_lists_names_ = true;
+    }
+    if (last_te != nullptr) {
+        // The framing must be read one way only. What ringlb forwards is each value without
+        // its trailing whitespace, and llhttp 8 does not take "chunked<TAB>" for chunked, so
+        // when the final coding as RFC 9112 6.1 reads it and llhttp's verdict disagree, the
+        // message is refused rather than passed on with two meanings.
+        std::string_view list = last_te->value, final_coding;
+        while (!list.empty())
+            if (const std::string_view item = next_list_item(list); !item.empty()) final_coding = item;
+        if (iequals(final_coding, "chunked") != ((p->flags & F_CHUNKED) != 0))
+            return s.fail("ambiguous Transfer-Encoding", 400);
     }
     s.content_length_ = s.has_content_length_ ? p->content_length : 0;
     s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
     s.last_ = last_cb::none;
+    s.head_done_ = true;
     if (s.type_ == type::response) {
         const int status = llhttp_get_status_code(p);
         // RFC 9112 6.3: these responses end with their head whatever framing they declare (a

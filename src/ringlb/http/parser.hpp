@@ -98,6 +98,9 @@ public:
     [[nodiscard]] llhttp_method method() const noexcept { return static_cast<llhttp_method>(parser_.method); }
     [[nodiscard]] std::string_view target() const noexcept { return target_; }
     [[nodiscard]] int status() const noexcept { return parser_.status_code; }
+    /// A response's reason phrase as received (may be empty; may hold bytes a client should
+    /// not see: build_client_response checks it).
+    [[nodiscard]] std::string_view reason() const noexcept { return reason_; }
     [[nodiscard]] unsigned version_major() const noexcept { return parser_.http_major; }
     [[nodiscard]] unsigned version_minor() const noexcept { return parser_.http_minor; }
     [[nodiscard]] std::size_t header_count() const noexcept { return header_count_; }
@@ -124,8 +127,11 @@ public:
     /// Whether the head has been parsed past the request target (false: a too-long head is
     /// a too-long URI, 414).
     [[nodiscard]] bool target_complete() const noexcept { return target_complete_; }
-    /// Decoded body bytes seen so far (for max_body_bytes on chunked bodies).
+    /// Decoded body bytes seen so far.
     [[nodiscard]] std::uint64_t body_bytes() const noexcept { return body_bytes_; }
+    /// Body and trailer-field bytes seen so far: what max_body_bytes bounds, so neither a
+    /// chunked body nor its trailers can stream forever.
+    [[nodiscard]] std::uint64_t bounded_bytes() const noexcept { return body_bytes_ + trailer_bytes_; }
 
     // --- errors ---
     /// Why the message was rejected (static string), for logs.
@@ -136,6 +142,7 @@ public:
 private:
     static int on_url(llhttp_t* p, const char* at, std::size_t len);
     static int on_url_complete(llhttp_t* p);
+    static int on_status(llhttp_t* p, const char* at, std::size_t len);
     static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
     static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
     static int on_headers_complete(llhttp_t* p);
@@ -152,6 +159,7 @@ private:
     pause_reason paused_ = pause_reason::none;
     last_cb last_ = last_cb::none;
     bool pending_complete_ = false;
+    bool head_done_ = false;  // fields from now on are trailers
     bool head_request_ = false;
     bool target_complete_ = false;
     bool has_content_length_ = false;
@@ -162,9 +170,14 @@ private:
     int error_status_ = 400;
     const char* error_reason_ = "";
     std::string_view target_;
+    std::string_view reason_;
     std::uint64_t content_length_ = 0;
     std::uint64_t body_bytes_ = 0;
+    std::uint64_t trailer_bytes_ = 0;
     std::size_t header_count_ = 0;
+    std::uint64_t base_ = 0;            // stream offset of the current feed's first byte
+    const char* feed_start_ = nullptr;  // the current feed's first byte
+    std::uint64_t value_end_ = 0;       // stream offset just past the last value piece
     std::array<header_view, max_headers> headers_;
 };
 

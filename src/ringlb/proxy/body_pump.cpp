@@ -59,7 +59,7 @@ asio::awaitable<request_pump> pump_request_body(client_stream& client, buffer& i
         in.commit(n);
         const auto r = req.feed(in.data(), in.size());
         if (r.what == http_parser::event::error) co_return request_pump::client_malformed;
-        if (req.body_bytes() > settings.limits.max_body_bytes) co_return request_pump::client_too_large;
+        if (req.bounded_bytes() > settings.limits.max_body_bytes) co_return request_pump::client_too_large;
         wd.arm(watchdog::phase::backend, settings.timeouts.backend_response);
         co_await asio::async_write(conn.socket, asio::buffer(in.data(), r.consumed), use_ec(ec));
         if (ec) co_return request_pump::backend_failed;

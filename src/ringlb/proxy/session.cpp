@@ -206,7 +206,7 @@ asio::awaitable<bool> session::serve_one() {
     const auto first = req.feed(in.data() + h.end, in.size() - h.end);
     if (first.what == http_parser::event::error)
         co_return co_await reply_error(b, rec, req.error_status(), true);
-    if (req.body_bytes() > settings.limits.max_body_bytes) co_return co_await reply_error(b, rec, 413, true);
+    if (req.bounded_bytes() > settings.limits.max_body_bytes) co_return co_await reply_error(b, rec, 413, true);
     request_plan plan;
     plan.head = out_;
     plan.body_begin = h.end;
@@ -231,13 +231,8 @@ asio::awaitable<bool> session::serve_one() {
     const bool client_close =
         !client_keep_alive || !ex.request_read() || worker_.draining() || resp.body_until_eof();
     rec.status = resp.status();
-    const std::string_view raw{ex.response_buffer().data(), ex.head_end()};
-    // The status line up to its first CR or LF: the strict parser rejects a CR without an LF,
-    // and cutting at either keeps a bare CR from ever reaching the client (RFC 9112 2.2).
-    const std::string_view status_line = raw.substr(0, raw.find_first_of("\r\n"));
     out_.clear();
-    build_client_response(resp, status_line,
-                          {.close = client_close, .http10_keep_alive = http10 && !client_close}, out_);
+    build_client_response(resp, {.close = client_close, .http10_keep_alive = http10 && !client_close}, out_);
     relay_state st;
     const response_relay relayed =
         co_await relay_response(client_, ex.connection(), resp, ex.response_buffer(), ex.head_end(), out_,
