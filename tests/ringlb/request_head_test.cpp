@@ -20,6 +20,7 @@ ringlb::buffer holding(const std::string& s, std::size_t capacity = 16384) {
     return b;
 }
 
+// Only for verdicts: the parser's views die with the buffer.
 head_result parse(const std::string& s, http_parser& p, std::size_t limit = 4096) {
     const auto b = holding(s);
     return ringlb::parse_request_head(b, p, limit);
@@ -63,7 +64,8 @@ TEST(RequestHead, MalformedIs400) {
 
 int check(const std::string& s, std::uint64_t max_body = 1000) {
     http_parser p{http_parser::type::request};
-    const auto h = parse(s, p);
+    const auto b = holding(s);  // the parser's views point into it: it outlives the checks
+    const auto h = ringlb::parse_request_head(b, p, 4096);
     EXPECT_EQ(h.what, head_result::kind::ok) << s;
     ringlb::proxy_limits limits;
     limits.max_body_bytes = max_body;
@@ -85,7 +87,8 @@ TEST(RequestHead, ChecksOnTheWholeHead) {
 TEST(RequestHead, OnlyABodyInHttp11WaitsForContinue) {
     const auto expects = [](const std::string& s) {
         http_parser p{http_parser::type::request};
-        EXPECT_EQ(parse(s, p).what, head_result::kind::ok);
+        const auto b = holding(s);
+        EXPECT_EQ(ringlb::parse_request_head(b, p, 4096).what, head_result::kind::ok);
         return ringlb::expects_continue(p);
     };
     EXPECT_TRUE(expects("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
