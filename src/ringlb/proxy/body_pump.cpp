@@ -71,54 +71,62 @@ asio::awaitable<request_pump> pump_request_body(client_stream& client, buffer& i
     }
 }
 
+bool relay_begin(http_parser& resp, buffer& rb, std::size_t head_end, std::string& head,
+                 relay_state& st) noexcept {
+    st.last = resp.feed(rb.data() + head_end, rb.size() - head_end);
+    if (st.last.consumed < join_body_below) {
+        head.append(rb.data() + head_end, st.last.consumed);
+        st.chunk = {asio::buffer(head), asio::const_buffer{}};
+    } else {
+        st.chunk = {asio::buffer(head), asio::buffer(rb.data() + head_end, st.last.consumed)};
+    }
+    st.leftover = rb.size() - head_end - st.last.consumed;
+    return st.last.what == http_parser::event::message_complete;
+}
+
+void relay_done(const http_parser& resp, relay_state& st) noexcept {
+    // Bytes after the response's end belong to no request: the connection is out of step.
+    st.backend_reusable = st.leftover == 0 && resp.keep_alive();
+}
+
 asio::awaitable<response_relay> relay_response(client_stream& client, upstream_conn& conn, http_parser& resp,
-                                               buffer& rb, std::size_t head_end, std::string& head,
-                                               watchdog& wd, const proxy_settings& settings,
+                                               buffer& rb, watchdog& wd, const proxy_settings& settings,
                                                in_flight_guard& load, relay_state& st) {
     asio::error_code ec;
-    auto r = resp.feed(rb.data() + head_end, rb.size() - head_end);
-    std::array<asio::const_buffer, 2> chunk{};
-    if (r.consumed < join_body_below) {
-        head.append(rb.data() + head_end, r.consumed);
-        chunk[0] = asio::buffer(head);
-    } else {
-        chunk = {asio::buffer(head), asio::buffer(rb.data() + head_end, r.consumed)};
-    }
-    std::size_t leftover = rb.size() - head_end - r.consumed;
-    bool ended_by_close = false;
     for (;;) {
-        if (r.what == http_parser::event::error) {
+        if (st.last.what == http_parser::event::error) {
             // Broken framing mid-response: the client gets what was valid, then the close.
             wd.arm(watchdog::phase::client_io, settings.timeouts.idle);
-            st.bytes += co_await write_parts(client, chunk, ec);
+            st.bytes += co_await write_parts(client, st.chunk, ec);
             co_return response_relay::backend_malformed;
         }
         // The backend's part is over once its response is complete: release the load count
         // before the last write, so a client's next request (maybe on another worker) never
         // sees this one still in flight and spills its key under bounded loads.
-        if (r.what == http_parser::event::message_complete) load.reset();
+        const bool complete = st.last.what == http_parser::event::message_complete;
+        if (complete) load.reset();
         wd.arm(watchdog::phase::client_io, settings.timeouts.idle);
-        st.bytes += co_await write_parts(client, chunk, ec);
+        st.bytes += co_await write_parts(client, st.chunk, ec);
         if (ec) co_return response_relay::client_gone;
-        if (r.what == http_parser::event::message_complete) break;
+        if (complete) break;
         rb.clear();
         wd.arm(watchdog::phase::backend, settings.timeouts.backend_response);
         const std::size_t n = co_await conn.async_read_some(space(rb), use_ec(ec));
         if (ec) {
             if (ec == asio::error::eof && resp.finish()) {  // a body delimited by the close
-                ended_by_close = true;
-                break;
+                wd.disarm();
+                st.backend_reusable = false;
+                co_return response_relay::done;
             }
             co_return response_relay::backend_truncated;
         }
         rb.commit(n);
-        r = resp.feed(rb.data(), rb.size());
-        chunk = {asio::buffer(rb.data(), r.consumed), asio::const_buffer{}};
-        leftover = rb.size() - r.consumed;
+        st.last = resp.feed(rb.data(), rb.size());
+        st.chunk = {asio::buffer(rb.data(), st.last.consumed), asio::const_buffer{}};
+        st.leftover = rb.size() - st.last.consumed;
     }
     wd.disarm();
-    // Bytes after the response's end belong to no request: the connection is out of step.
-    st.backend_reusable = !ended_by_close && leftover == 0 && resp.keep_alive();
+    relay_done(resp, st);
     co_return response_relay::done;
 }
 

@@ -55,18 +55,29 @@ enum class response_relay : std::uint8_t {
     backend_malformed,  ///< invalid framing mid-body: the client gets what was valid, then the end
 };
 
+/// A response relay in progress.
 struct relay_state {
-    std::uint64_t bytes = 0;        ///< sent to the client, head included
-    bool backend_reusable = false;  ///< the connection ended exactly with the response
+    std::uint64_t bytes = 0;                    ///< sent to the client, head included
+    bool backend_reusable = false;              ///< the connection ended exactly with the response
+    http_parser::result last{};                 ///< the parser's verdict on what `chunk` holds
+    std::array<asio::const_buffer, 2> chunk{};  ///< what goes to the client next
+    std::size_t leftover = 0;                   ///< bytes after the response's end
 };
 
-/// Writes `head` (the client's response head, already built) with what `rb` holds of the
-/// body after `head_end`, then streams the rest of the response from `conn`. `load` is
-/// released as soon as the backend's part is complete, before the last write.
+/// Prepares the first write to the client: `head` (the client's response head, built) with
+/// what `rb` holds of the body after `head_end`, joined into one buffer when small. Returns
+/// true when that write completes the response (the usual case): the caller writes
+/// st.chunk itself and calls relay_done, and no coroutine frame is spent on the relay.
+[[nodiscard]] bool relay_begin(http_parser& resp, buffer& rb, std::size_t head_end, std::string& head,
+                               relay_state& st) noexcept;
+/// After the response's last byte went out: whether the backend connection can be reused.
+void relay_done(const http_parser& resp, relay_state& st) noexcept;
+
+/// Writes st.chunk, then streams the rest of the response from `conn`. `load` is released
+/// as soon as the backend's part is complete, before the last write.
 [[nodiscard]] asio::awaitable<response_relay> relay_response(client_stream& client, upstream_conn& conn,
-                                                             http_parser& resp, buffer& rb,
-                                                             std::size_t head_end, std::string& head,
-                                                             watchdog& wd, const proxy_settings& settings,
+                                                             http_parser& resp, buffer& rb, watchdog& wd,
+                                                             const proxy_settings& settings,
                                                              in_flight_guard& load, relay_state& st);
 
 /// Writes a head and an optional second part, as one send when the second is empty.

@@ -164,7 +164,24 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             if (!buf_) buf_ = worker_.buffers().take();
             buf_->clear();
             wd_.arm(watchdog::phase::backend, settings.timeouts.backend_response);
-            const head_status hs = co_await read_response_head(plan.head_request);
+            resp_->reset(plan.head_request);
+            head_scan scan;
+            head_status hs = head_status::need_more;
+            while (hs == head_status::need_more) {
+                if (buf_->full()) {
+                    hs = head_status::bad;  // a response head larger than a buffer
+                    break;
+                }
+                const std::size_t n = co_await conn_->async_read_some(space(*buf_), use_ec(ec));
+                if (ec) {
+                    hs = wd_.timed_out() == watchdog::phase::backend ? head_status::timeout
+                         : buf_->size() > 0 || scan.interim > 0      ? head_status::bad
+                                                                     : head_status::no_bytes;
+                    break;
+                }
+                buf_->commit(n);
+                hs = scan_response_head(scan, plan.head_request);
+            }
             wd_.disarm();
             if (hs == head_status::ok) {
                 routing.backends()[chosen_].state->record_success();
@@ -199,45 +216,32 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
     }
 }
 
-asio::awaitable<exchange::head_status> exchange::read_response_head(bool head_request) {
+exchange::head_status exchange::scan_response_head(head_scan& scan, bool head_request) noexcept {
     http_parser& p = *resp_;
     buffer& b = *buf_;
-    std::size_t parsed = 0;
-    bool any_byte = false;
-    int interim = 0;
-    asio::error_code ec;
-    p.reset(head_request);
-    for (;;) {
-        if (b.size() > parsed) {
-            const auto r = p.feed(b.data() + parsed, b.size() - parsed);
-            if (r.what == http_parser::event::error) co_return head_status::bad;
-            if (r.what == http_parser::event::head_complete) {
-                const int status = p.status();
-                // We never forward Upgrade, so a 101 was not asked for. (The tunnel of
-                // WebSocket support takes over here.)
-                if (status == 101) co_return head_status::bad;
-                if (status >= 100 && status < 200) {
-                    // Interim response (103 Early Hints...): not forwarded; skip its head.
-                    if (++interim > max_interim_heads) co_return head_status::bad;
-                    b.consume(parsed + r.consumed);
-                    parsed = 0;
-                    p.reset(head_request);
-                    continue;
-                }
-                head_end_ = parsed + r.consumed;
-                co_return head_status::ok;
-            }
-            parsed += r.consumed;
+    while (b.size() > scan.parsed) {
+        const auto r = p.feed(b.data() + scan.parsed, b.size() - scan.parsed);
+        if (r.what == http_parser::event::error) return head_status::bad;
+        if (r.what != http_parser::event::head_complete) {
+            scan.parsed += r.consumed;
+            continue;
         }
-        if (b.full()) co_return head_status::bad;  // a response head larger than a buffer
-        const std::size_t n = co_await conn_->async_read_some(space(b), use_ec(ec));
-        if (ec) {
-            if (wd_.timed_out() == watchdog::phase::backend) co_return head_status::timeout;
-            co_return any_byte || b.size() > 0 ? head_status::bad : head_status::no_bytes;
+        const int status = p.status();
+        // We never forward Upgrade, so a 101 was not asked for. (The tunnel of WebSocket
+        // support takes over here.)
+        if (status == 101) return head_status::bad;
+        if (status >= 100 && status < 200) {
+            // Interim response (103 Early Hints...): not forwarded; skip its head.
+            if (++scan.interim > max_interim_heads) return head_status::bad;
+            b.consume(scan.parsed + r.consumed);
+            scan.parsed = 0;
+            p.reset(head_request);
+            continue;
         }
-        any_byte = true;
-        b.commit(n);
+        head_end_ = scan.parsed + r.consumed;
+        return head_status::ok;
     }
+    return head_status::need_more;
 }
 
 }  // namespace ringlb

@@ -95,8 +95,14 @@ public:
     void finish(bool reusable);
 
 private:
-    enum class head_status : std::uint8_t { ok, timeout, no_bytes, bad };
-    asio::awaitable<head_status> read_response_head(bool head_request);
+    enum class head_status : std::uint8_t { ok, need_more, timeout, no_bytes, bad };
+    struct head_scan {
+        std::size_t parsed = 0;  // bytes of buf_ the parser has seen
+        int interim = 0;         // 1xx heads skipped so far
+    };
+    // Parses what buf_ holds of the response head (synchronous: the read loop is run()'s,
+    // so a response costs no coroutine frame of its own).
+    head_status scan_response_head(head_scan& scan, bool head_request) noexcept;
     void hold(conn_ref c) noexcept;
     void drop_connection() noexcept;
 

@@ -206,7 +206,8 @@ asio::awaitable<bool> session::serve_one() {
     const auto first = req.feed(in.data() + h.end, in.size() - h.end);
     if (first.what == http_parser::event::error)
         co_return co_await reply_error(b, rec, req.error_status(), true);
-    if (req.bounded_bytes() > settings.limits.max_body_bytes) co_return co_await reply_error(b, rec, 413, true);
+    if (req.bounded_bytes() > settings.limits.max_body_bytes)
+        co_return co_await reply_error(b, rec, 413, true);
     request_plan plan;
     plan.head = out_;
     plan.body_begin = h.end;
@@ -234,9 +235,20 @@ asio::awaitable<bool> session::serve_one() {
     out_.clear();
     build_client_response(resp, {.close = client_close, .http10_keep_alive = http10 && !client_close}, out_);
     relay_state st;
-    const response_relay relayed =
-        co_await relay_response(client_, ex.connection(), resp, ex.response_buffer(), ex.head_end(), out_,
-                                wd_, settings, ex.load(), st);
+    response_relay relayed;
+    if (relay_begin(resp, ex.response_buffer(), ex.head_end(), out_, st)) {
+        // The whole response is in hand (the usual case): one write, no pump.
+        ex.load().reset();  // before the write: see relay_response
+        asio::error_code ec;
+        wd_.arm(watchdog::phase::client_io, settings.timeouts.idle);
+        st.bytes += co_await write_parts(client_, st.chunk, ec);
+        wd_.disarm();
+        relay_done(resp, st);
+        relayed = ec ? response_relay::client_gone : response_relay::done;
+    } else {
+        relayed = co_await relay_response(client_, ex.connection(), resp, ex.response_buffer(), wd_, settings,
+                                          ex.load(), st);
+    }
     rec.bytes += st.bytes;
     if (relayed != response_relay::done) {
         // The client cannot be told mid-response: it sees the connection end.
