@@ -7,8 +7,10 @@ No sleeps to wait for servers: everything polls for readiness with a deadline.
 import os
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -353,3 +355,407 @@ class E2E(unittest.TestCase):
                 self.assertEqual(r.status, 200, r.body)
                 out[k] = r.backend
         return out
+
+
+# --- Hostile-lifecycle helpers (test_hostile_clients, test_hostile_backends, test_floods) ---
+
+def reset(sock):
+    """Closes a socket (or Conn) with an RST instead of a FIN: SO_LINGER on with a zero
+    timeout, then close. Unread bytes and unsent ones are thrown away."""
+    if isinstance(sock, Conn):
+        sock = sock.sock
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+def connection_end(conn, timeout=5.0):
+    """Reads a Conn (or socket) until the peer ends the connection: ("eof", data) for a FIN,
+    ("reset", data) for an RST, ("open", data) if it is still open after `timeout`; data is
+    what arrived meanwhile (a Conn's unread buffer first)."""
+    sock = conn.sock if isinstance(conn, Conn) else conn
+    data = b""
+    if isinstance(conn, Conn):
+        data, conn.buf = conn.buf, b""
+    deadline = time.monotonic() + timeout
+    saved = sock.gettimeout()
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "open", data
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                return "open", data
+            except ConnectionResetError:
+                return "reset", data
+            if not chunk:
+                return "eof", data
+            data += chunk
+    finally:
+        sock.settimeout(saved)
+
+
+def _proc_socket_inodes(pid):
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[8:-1]))
+    return inodes
+
+
+def tcp_connections(pid):
+    """The IPv4 TCP sockets process `pid` holds open, as (local_port, remote_port) pairs:
+    /proc/net/tcp matched against the process's descriptors by inode, so a connection the
+    process has closed (an orphan in FIN_WAIT or TIME_WAIT, inode 0) is not counted.
+    Listeners have remote port 0."""
+    held = _proc_socket_inodes(pid)
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            inode = int(fields[9])
+            if inode == 0 or inode not in held:
+                continue
+            out.append((int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)))
+    return out
+
+
+def _tcp_inodes():
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    inodes.add(int(line.split()[9]))
+        except OSError:
+            pass
+    return inodes
+
+
+def dead_sockets(pid):
+    """How many sockets process `pid` holds whose TCP connection is already over: reset, or
+    in state CLOSE, which /proc/net/tcp no longer lists although the descriptor is still
+    open. A connection the peer reset stays one of these until the process closes it."""
+    return len(_proc_socket_inodes(pid) - _tcp_inodes())
+
+
+def released(lb, client_port):
+    """Whether ringlb has closed its side of the connection from `client_port`: it holds no
+    such connection, and no socket whose connection is already gone (a reset one)."""
+    return not holds_connection(lb.proc.pid, lb.port, client_port) and dead_sockets(lb.proc.pid) == 0
+
+
+def holds_connection(pid, local_port, remote_port):
+    """Whether process `pid` still holds the connection between its `local_port` and the
+    peer's `remote_port` (ringlb's side of one client connection: its listen port and the
+    client's ephemeral port)."""
+    return (local_port, remote_port) in tcp_connections(pid)
+
+
+def client_connections(lb):
+    """How many client connections ringlb holds open (accepted sockets on its port)."""
+    return sum(1 for local, remote in tcp_connections(lb.proc.pid) if local == lb.port and remote != 0)
+
+
+def keys_routed_to(lb, backend_id, count=1, prefix="key-"):
+    """`count` keys that `ringlb map` places on `backend_id` under lb's config (the owner,
+    which serve picks while that backend is up)."""
+    candidates = "".join(f"{prefix}{i}\n" for i in range(20 * count + 200))
+    out = subprocess.run([RINGLB_BIN, "map", "-c", lb.config_path], input=candidates, capture_output=True,
+                         text=True, timeout=30, check=True).stdout
+    keys = [k for k, _, b in (line.partition("\t") for line in out.splitlines()) if b == backend_id]
+    if len(keys) < count:
+        raise AssertionError(f"only {len(keys)} of the candidate keys map to {backend_id}")
+    return keys[:count]
+
+
+def assert_alive_and_serving(test, lb, key="alive-check", expect_backend=None, timeout=10.0):
+    """ringlb's process is still running and answers a normal request on a fresh connection
+    with a genuine 200 (the body is the id of the backend that X-Backend-Id names)."""
+    test.assertIsNone(lb.proc.poll(), "ringlb died:\n" + lb.log()[-4000:])
+    with Conn(lb.port, timeout=timeout) as c:
+        r = c.request("GET", "/", {"X-User-Id": key})
+    test.assertEqual(r.status, 200, r.raw_head)
+    test.assertIsNotNone(r.backend, r.raw_head)
+    test.assertEqual(r.body, (r.backend + "\n").encode(), r.raw_head)
+    if expect_backend is not None:
+        test.assertEqual(r.backend, expect_backend)
+    test.assertIsNone(lb.proc.poll(), "ringlb died:\n" + lb.log()[-4000:])
+    return r
+
+
+def ok_response(backend_id, close=True):
+    """A complete, normal response naming the backend, as test_backend sends it."""
+    body = backend_id.encode() + b"\n"
+    return (b"HTTP/1.1 200 OK\r\nX-Backend-Id: " + backend_id.encode() + b"\r\nContent-Length: %d\r\n" % len(body)
+            + (b"Connection: close\r\n" if close else b"") + b"\r\n" + body)
+
+
+class ScriptedConnection:
+    """One connection a ScriptedBackend accepted, as its script drives it. Every operation is
+    bounded by the socket's timeout; a peer that closes or resets ends reads with b""."""
+
+    def __init__(self, backend, sock, number):
+        self.backend, self.sock, self.number = backend, sock, number
+        self.buf = b""
+        self.heads = []          # request heads read, each through its blank line
+        self.bodies = []         # the body bytes read by read_request, per request
+        self.sent = 0            # bytes this side sent
+        self.received = 0        # bytes this side read
+        self.peer_closed_at = None   # time.monotonic() when the peer's FIN or RST was seen
+        self.error = None        # an exception the script raised
+        self.done = threading.Event()
+        self.closed = False
+
+    # reading
+    def _recv(self, n=65536):
+        try:
+            chunk = self.sock.recv(n)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk and self.peer_closed_at is None:
+            self.peer_closed_at = time.monotonic()
+        self.received += len(chunk)
+        return chunk
+
+    def read_head(self, limit=1 << 20):
+        """One request head; None when the peer closes first."""
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > limit:
+                raise ValueError("no end of head in %d bytes" % len(self.buf))
+            chunk = self._recv()
+            if not chunk:
+                return None
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        head += b"\r\n\r\n"
+        self.heads.append(head)
+        return head
+
+    def _read_exact(self, n):
+        while len(self.buf) < n:
+            chunk = self._recv()
+            if not chunk:
+                raise EOFError("peer closed mid-body")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _read_line(self):
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > 1 << 16:
+                raise ValueError("no end of line in %d bytes" % len(self.buf))
+            chunk = self._recv()
+            if not chunk:
+                raise EOFError("peer closed mid-body")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_request(self):
+        """One request, head and body (Content-Length or chunked); None when the peer closes
+        before a head."""
+        head = self.read_head()
+        if head is None:
+            return None
+        lower = head.lower()
+        body = b""
+        if b"\r\ntransfer-encoding:" in lower and b"chunked" in lower:
+            while True:
+                size = int(self._read_line().split(b";")[0], 16)
+                if size == 0:
+                    while self._read_line() != b"":
+                        pass
+                    break
+                body += self._read_exact(size)
+                self._read_exact(2)
+        else:
+            for line in lower.split(b"\r\n"):
+                if line.startswith(b"content-length:"):
+                    body = self._read_exact(int(line.split(b":", 1)[1]))
+        self.bodies.append(body)
+        return head
+
+    def wait_closed(self, timeout=10.0):
+        """Reads (and drops) everything until the peer closes or resets, at most `timeout`
+        seconds: True if it closed. Staying silent until the proxy gives up looks like this."""
+        deadline = time.monotonic() + timeout
+        self.buf = b""
+        try:
+            while self.peer_closed_at is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.sock.settimeout(left)
+                try:
+                    self._recv()
+                except socket.timeout:
+                    return False
+            return True
+        finally:
+            self.sock.settimeout(self.backend.timeout)
+
+    # writing
+    def send(self, data):
+        self.sock.sendall(data)
+        self.sent += len(data)
+
+    def drip(self, data, interval):
+        """Sends `data` one byte at a time, `interval` seconds apart."""
+        for i in range(len(data)):
+            self.send(data[i:i + 1])
+            if i + 1 < len(data):
+                time.sleep(interval)
+
+    @staticmethod
+    def pause(seconds):
+        time.sleep(seconds)
+
+    # ending
+    def half_close(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def reset(self):
+        reset(self.sock)
+        self.closed = True
+
+    def close(self):
+        self.sock.close()
+        self.closed = True
+
+    def serve(self, keep_alive=False):
+        """Answers requests like a normal backend (body = its id) until the peer closes;
+        with keep_alive False, one answer with Connection: close."""
+        while self.read_request() is not None:
+            self.send(ok_response(self.backend.id, close=not keep_alive))
+            if not keep_alive:
+                return
+
+
+def script(*steps):
+    """A ScriptedBackend script from steps, each a tuple (method of ScriptedConnection,
+    *arguments): script(("read_head",), ("send", b"HTTP/1.1 ..."), ("close",))."""
+    def run(conn):
+        for name, *args in steps:
+            getattr(conn, name)(*args)
+    return run
+
+
+class ScriptedBackend:
+    """A backend that does exactly what a test scripts: a real TCP server on 127.0.0.1 in a
+    thread of the test process. Each accepted connection runs the next queued script (a
+    callable taking a ScriptedConnection, see script()); with none queued, it answers one
+    request normally (200, body = its id, Connection: close) and closes. When a script
+    returns, its connection is closed if it still is open. Every socket has a timeout."""
+
+    def __init__(self, backend_id="scripted", timeout=10.0, keep_alive=False):
+        self.id = backend_id
+        self.timeout = timeout
+        self.keep_alive = keep_alive
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1024)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.scripts = []
+        self.connections = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = []
+        self.acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self.acceptor.start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def queue(self, *scripts):
+        """Scripts for the next connections, one each, in accept order."""
+        with self.lock:
+            self.scripts.extend(scripts)
+
+    def accepted(self):
+        with self.lock:
+            return len(self.connections)
+
+    def connection(self, i, timeout=10.0):
+        """The i-th accepted connection (0-based), waiting for it."""
+        wait_until(lambda: self.accepted() > i, timeout=timeout, what=f"connection {i} to {self.id}")
+        with self.lock:
+            return self.connections[i]
+
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            sock.settimeout(self.timeout)
+            with self.lock:
+                conn = ScriptedConnection(self, sock, len(self.connections))
+                self.connections.append(conn)
+                run = self.scripts.pop(0) if self.scripts else (lambda c: c.serve(self.keep_alive))
+            t = threading.Thread(target=self._run, args=(run, conn), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _run(self, run, conn):
+        try:
+            run(conn)
+        except Exception as e:  # recorded for the test; the connection just ends
+            conn.error = e
+        finally:
+            if not conn.closed:
+                try:
+                    conn.sock.close()
+                except OSError:
+                    pass
+                conn.closed = True
+            conn.done.set()
+
+    def stop(self):
+        self.stopping.set()
+        self.listener.close()
+        with self.lock:
+            conns = list(self.connections)
+        for c in conns:   # wakes any blocked recv or send
+            try:
+                c.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.acceptor.join(timeout=5)
+        for t in self.threads:
+            t.join(timeout=5)
+
+
+class HostileE2E(E2E):
+    """E2E whose processes and scripted backends are stopped even when setUp fails halfway
+    (unittest then skips tearDown): nothing started by a failed test outlives it."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self._stop_leftovers)
+
+    def _stop_leftovers(self):
+        if self.lb is not None and self.lb.proc.poll() is None:
+            self.lb.stop()
+        for b in self.backends:
+            b.stop()

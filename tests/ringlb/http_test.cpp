@@ -124,6 +124,12 @@ TEST(HttpParser, ATransferEncodingReadTwoWaysIsRefused) {
         EXPECT_EQ(feed_all(p, s).what, http_parser::event::error) << s;
         EXPECT_EQ(p.error_status(), 400);
     }
+    // chunked twice, or not last: refused both ways (a response too: 502).
+    for (const std::string te : {"chunked, chunked", "chunked\r\nTransfer-Encoding: chunked", "chunked, gzip"}) {
+        http_parser p{http_parser::type::response};
+        const std::string s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + te + "\r\n\r\n";
+        EXPECT_EQ(feed_all(p, s).what, http_parser::event::error) << te;
+    }
     // One meaning, however it is spelled: these are fine.
     for (const std::string te : {"chunked", "chunked ", "gzip, chunked", " chunked"}) {
         http_parser p{http_parser::type::response};

@@ -245,7 +245,7 @@ int http_parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
 
 int http_parser::on_headers_complete(llhttp_t* p) {
     http_parser& s = self(p);
-    const header_view* last_te = nullptr;
+    bool any_te = false;
     for (std::size_t i = 0; i < s.header_count_; ++i) {
         header_view& h = s.headers_[i];
         if (h.name.empty()) return s.fail("empty header name", 400);
@@ -258,19 +258,32 @@ int http_parser::on_headers_complete(llhttp_t* p) {
             h.value.remove_suffix(1);
         h.id = classify_header(h.name);
         if (h.id == header_id::content_length) s.has_content_length_ = true;
-        if (h.id == header_id::transfer_encoding) last_te = &h;
+        if (h.id == header_id::transfer_encoding) any_te = true;
         if (h.id == header_id::connection && lists_other_tokens(h.value)) s.connection_lists_names_ = true;
     }
-    if (last_te != nullptr) {
+    if (any_te) {
         // The framing must be read one way only. What ringlb forwards is each value without
         // its trailing whitespace, and llhttp 8 does not take "chunked<TAB>" for chunked, so
         // when the final coding as RFC 9112 6.1 reads it and llhttp's verdict disagree, the
-        // message is refused rather than passed on with two meanings.
-        std::string_view list = last_te->value, final_coding;
-        while (!list.empty())
-            if (const std::string_view item = next_list_item(list); !item.empty()) final_coding = item;
-        if (iequals(final_coding, "chunked") != ((p->flags & F_CHUNKED) != 0))
-            return s.fail("ambiguous Transfer-Encoding", 400);
+        // message is refused rather than passed on with two meanings. So is chunked applied
+        // twice, or not last (RFC 9112 6.1): a head that says so describes no body a
+        // recipient can read the one way we relay it.
+        std::string_view final_coding;
+        std::size_t chunked = 0;
+        for (std::size_t i = 0; i < s.header_count_; ++i) {
+            if (s.headers_[i].id != header_id::transfer_encoding) continue;
+            std::string_view list = s.headers_[i].value;
+            while (!list.empty()) {
+                const std::string_view item = next_list_item(list);
+                if (item.empty()) continue;
+                final_coding = item;
+                if (iequals(item, "chunked")) ++chunked;
+            }
+        }
+        const bool final_chunked = iequals(final_coding, "chunked");
+        if (final_chunked != ((p->flags & F_CHUNKED) != 0)) return s.fail("ambiguous Transfer-Encoding", 400);
+        if (chunked > 1 || (chunked == 1 && !final_chunked))
+            return s.fail("chunked applied twice or not last", 400);
     }
     s.content_length_ = s.has_content_length_ ? p->content_length : 0;
     s.keep_alive_ = llhttp_should_keep_alive(p) != 0;

@@ -53,16 +53,18 @@ asio::awaitable<request_pump> pump_request_body(client_stream& client, buffer& i
     for (;;) {
         wd.arm(watchdog::phase::client_io, settings.timeouts.idle);
         const std::size_t n = co_await client.async_read_some(space(in), use_ec(ec));
-        if (ec)
-            co_return wd.timed_out() == watchdog::phase::client_io ? request_pump::client_timeout
-                                                                   : request_pump::client_gone;
+        // An operation that completed as its deadline passed counts as timed out: the cancel
+        // could not stop it (watchdog.hpp), and a peer that times its bytes to the deadline
+        // must not escape it.
+        if (wd.expired()) co_return request_pump::client_timeout;
+        if (ec) co_return request_pump::client_gone;
         in.commit(n);
         const auto r = req.feed(in.data(), in.size());
         if (r.what == http_parser::event::error) co_return request_pump::client_malformed;
         if (req.bounded_bytes() > settings.limits.max_body_bytes) co_return request_pump::client_too_large;
         wd.arm(watchdog::phase::backend, settings.timeouts.backend_response);
         co_await asio::async_write(conn.socket, asio::buffer(in.data(), r.consumed), use_ec(ec));
-        if (ec) co_return request_pump::backend_failed;
+        if (ec || wd.expired()) co_return request_pump::backend_failed;
         if (r.what == http_parser::event::message_complete) {
             end = r.consumed;  // pipelined bytes of the next request may follow
             co_return request_pump::done;
@@ -107,11 +109,12 @@ asio::awaitable<response_relay> relay_response(client_stream& client, upstream_c
         if (complete) load.reset();
         wd.arm(watchdog::phase::client_io, settings.timeouts.idle);
         st.bytes += co_await write_parts(client, st.chunk, ec);
-        if (ec) co_return response_relay::client_gone;
+        if (ec || wd.expired()) co_return response_relay::client_gone;
         if (complete) break;
         rb.clear();
         wd.arm(watchdog::phase::backend, settings.timeouts.backend_response);
         const std::size_t n = co_await conn.async_read_some(space(rb), use_ec(ec));
+        if (!ec && wd.expired()) co_return response_relay::backend_truncated;
         if (ec) {
             if (ec == asio::error::eof && resp.finish()) {  // a body delimited by the close
                 wd.disarm();

@@ -76,6 +76,10 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
     tried_set tried;
     bool continue_sent = false;
     bool fresh_only = false;  // the pooled connection just failed: use a new one
+    // What the last failure would have been answered with had no retry been left: when a
+    // failover then finds no candidate, the client gets that (502, 504), not a 503, since
+    // a backend did fail it.
+    std::optional<decision> spent;
     request_read_ = plan.complete;
 
     for (;;) {
@@ -90,7 +94,10 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
         const auto now = steady_clock::now();
         chosen_ = rec.key_hash ? routing.select(*rec.key_hash, tried, now)
                                : routing.select_keyless(worker_.keyless(), tried, now);
-        if (chosen_ == chash::npos) fault = {failure_phase::select, failure::no_backend};
+        if (chosen_ == chash::npos) {
+            if (spent) co_return outcome{outcome::answer, spent->status, !request_read_};
+            fault = {failure_phase::select, failure::no_backend};
+        }
 
         if (!fault) {
             const backend& b = routing.backends()[chosen_];
@@ -105,7 +112,7 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                 wd_.arm(watchdog::phase::connect, settings.timeouts.connect);
                 co_await conn_->socket.async_connect(address, use_ec(ec));
                 wd_.disarm();
-                if (ec) {
+                if (ec || wd_.expired()) {
                     const bool timed_out = wd_.timed_out() == watchdog::phase::connect;
                     fault = {failure_phase::connect, timed_out ? failure::timeout : failure::refused};
                 } else {
@@ -119,7 +126,7 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
         if (!fault && plan.expect_continue && !continue_sent && !plan.complete) {
             wd_.arm(watchdog::phase::client_io, settings.timeouts.idle);
             co_await client.async_write(asio::buffer(continue_response), use_ec(ec));
-            if (ec) fault = {failure_phase::send, failure::client_gone};
+            if (ec || wd_.expired()) fault = {failure_phase::send, failure::client_gone};
             continue_sent = true;
         }
 
@@ -134,7 +141,7 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                                  {asio::buffer(plan.head.data(), plan.head.size()),
                                   asio::buffer(in.data() + plan.body_begin, plan.body_end - plan.body_begin)},
                                  ec);
-            if (ec) fault = {failure_phase::send, failure::write_failed};
+            if (ec || wd_.expired()) fault = {failure_phase::send, failure::write_failed};
         }
 
         if (!fault && !plan.complete) {
@@ -180,6 +187,10 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                     break;
                 }
                 buf_->commit(n);
+                if (wd_.expired()) {
+                    hs = head_status::timeout;  // the deadline passed with these bytes in hand
+                    break;
+                }
                 hs = scan_response_head(scan, plan.head_request);
             }
             wd_.disarm();
@@ -192,11 +203,15 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                                                                                  : failure::bad_response};
         }
 
-        const decision d = decide(fault->phase, fault->what,
-                                  {.replayable = plan.replayable,
-                                   .reused = reused,
-                                   .retries_left = rec.retries < settings.retries,
-                                   .request_read = request_read_});
+        failure_context context{.replayable = plan.replayable,
+                                .reused = reused,
+                                .retries_left = rec.retries < settings.retries,
+                                .request_read = request_read_};
+        const decision d = decide(fault->phase, fault->what, context);
+        if (d.what == action::next_backend) {
+            context.retries_left = false;
+            spent = decide(fault->phase, fault->what, context);
+        }
         drop_connection();
         if (d.mark_down && chosen_ != chash::npos)
             routing.backends()[chosen_].state->record_failure(steady_clock::now());

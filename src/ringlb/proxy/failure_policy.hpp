@@ -23,6 +23,9 @@
 // - The client connection survives an answer exactly when every byte of its request was
 //   read (the next request starts at a known byte): 502, 503 and 504 then keep it. Client
 //   faults (400, 408, 413) always close it; a client that left gets nothing.
+// - A failover that finds no candidate left answers what its last failure would have been
+//   answered with had the budget been spent (502, 504), not 503: a backend did fail (the
+//   exchange asks decide() again with retries_left = false).
 //
 // Thread-safety: pure function.
 #pragma once

@@ -53,6 +53,10 @@ asio::awaitable<head_result> read_request_head(client_stream& client, buffer& in
             co_return head_result{head_result::kind::gone, 0, in.size()};
         }
         in.commit(n);
+        // The deadline may have passed with this read's bytes already in hand: it still
+        // counts (see watchdog.hpp), or bytes timed to arrive at each deadline would keep
+        // the head open forever.
+        if (wd.expired()) co_return head_result{head_result::kind::reject, 408, in.size()};
         so_far = step(in, req, limit, so_far.end);
     }
     co_return so_far;

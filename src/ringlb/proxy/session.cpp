@@ -125,7 +125,7 @@ asio::awaitable<void> session::linger_close(const bundle& b) {
     if (!in_) in_ = worker_.buffers().take();
     wd_.arm(watchdog::phase::client_io, b.settings.timeouts.linger);
     std::size_t drained = 0;
-    while (!ec && drained < (1u << 20)) {
+    while (!ec && drained < (1u << 20) && !wd_.expired()) {
         in_->clear();
         const std::span<char> space = in_->writable();
         drained += co_await client_.async_read_some(asio::buffer(space.data(), space.size()), use_ec(ec));

@@ -14,7 +14,10 @@
 // re-arms itself when it fires early. When the deadline passes, the watchdog records the
 // phase that timed out and cancels the pending operations of the client stream and of the
 // backend socket registered at that moment, so whoever awaits them sees the error and
-// asks timed_out() why.
+// asks timed_out() why. A cancel cannot stop a read whose bytes arrived just before the
+// deadline (its completion is queued already): so a loop of reads under one deadline (a
+// head, a lingering close) asks timed_out() after every successful read too, or a client
+// that keeps a byte arriving at each deadline would never be cut.
 //
 // What the watchdog may cancel lives exactly as long as its registration: the client stream
 // is the session's own (it outlives the watchdog), and a backend socket is registered by a
@@ -83,6 +86,9 @@ public:
     void disarm() noexcept { waiting_ = phase::none; }
     /// The phase whose deadline passed since the last arm() (none if it did not).
     [[nodiscard]] phase timed_out() const noexcept { return timed_out_; }
+    /// Whether the deadline of the last arm() passed, the operation that followed having
+    /// succeeded or not.
+    [[nodiscard]] bool expired() const noexcept { return timed_out_ != phase::none; }
     /// Registers `s` as the backend socket to cancel on expiry, for the guard's lifetime.
     [[nodiscard]] watch watch_backend(asio::ip::tcp::socket& s) noexcept {
         backend_ = &s;
