@@ -126,8 +126,6 @@ class GracefulShutdownTest(E2E):
 
     def test_sigterm_finishes_in_flight_requests(self):
         results = []
-        idle = Conn(self.lb.port)   # an idle keep-alive client is closed at once
-        self.assertEqual(idle.request("GET", "/", {"X-User-Id": "i"}).status, 200)
 
         def slow():
             with Conn(self.lb.port) as c:
@@ -136,9 +134,12 @@ class GracefulShutdownTest(E2E):
         threads = [threading.Thread(target=slow) for _ in range(3)]
         for t in threads:
             t.start()
-        # In flight = ringlb has connected to the backend for each of them.
+        # In flight = ringlb has connected to the backend for each of them. Nothing is
+        # pooled yet, so each backend socket past the listener is one of them.
         backend_pid = self.backends[0].proc.pid
         wait_until(lambda: _sockets(backend_pid) >= 1 + 3, what="requests in flight")
+        idle = Conn(self.lb.port)   # an idle keep-alive client is closed at once
+        self.assertEqual(idle.request("GET", "/", {"X-User-Id": "i"}).status, 200)
         start = time.monotonic()
         self.lb.proc.send_signal(signal.SIGTERM)
         self.assertTrue(idle.is_closed(timeout=5))
