@@ -72,8 +72,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto cuts = fuzz::take_cuts(data, size);
     const std::string_view stream{reinterpret_cast<const char*>(data), size};
     http_parser whole{http_parser::type::request}, split{http_parser::type::request};
-    const auto a = fuzz::feed_stream(whole, stream, {}, 8, false, on_head);
-    const auto b = fuzz::feed_stream(split, stream, cuts, 8, false, [](http_parser&, std::string_view) {});
+    const auto a = fuzz::feed_stream(whole, stream, {}, {.max_messages = 8}, on_head);
+    const auto b =
+        fuzz::feed_stream(split, stream, cuts, {.max_messages = 8, .reuse_body_buffer = true}, fuzz::no_head);
     FUZZ_CHECK(fuzz::same_verdicts(a, b));
     return 0;
 }

@@ -6,9 +6,14 @@
 // the fuzzer reaches deep states quickly), and lifecycle events: a pause past a timeout, a
 // half-close, a reset, a side that stops reading (receive buffers are small, so a peer that
 // does not read stalls the other side for real). Timeouts are milliseconds, so a pause past
-// one is cheap. After the script both sides close and the session must end within a bounded
-// time; AddressSanitizer and UndefinedBehaviorSanitizer catch memory errors, and
-// LeakSanitizer whatever an input leaves behind.
+// one is cheap; a step may also destroy the worker mid-script, as a shutdown whose grace
+// period ran out does. After the script the client half-closes and the session must end
+// within a bounded time. Oracles: AddressSanitizer and UndefinedBehaviorSanitizer catch
+// memory errors, LeakSanitizer what an input leaves behind; what the client received must
+// parse as a stream of whole responses (a truncated last one allowed), no more of them than
+// the complete requests it sent plus one (ringlb's own answer to a bad or unfinished one):
+// a byte of one exchange that reached the client outside its response breaks that; and
+// every descriptor an input opened is closed when it is over.
 //
 //   build/fuzz/tests/fuzz/session_fuzz -max_total_time=60 corpus/ tests/fuzz/corpus/session/
 #include "ringlb/config/config.hpp"
@@ -19,6 +24,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -81,7 +88,8 @@ enum class step : std::uint8_t {
     backend_reset,
     backend_close,
     backend_read,
-    last = backend_read,
+    destroy_worker,
+    last = destroy_worker,
 };
 
 void set_nonblocking(int fd) {
@@ -117,9 +125,113 @@ void reset_and_close(int fd) {
     ::close(fd);
 }
 
-void drain(int fd) {
+void drain(int fd, std::string* into = nullptr) {
     char sink[16384];
-    while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+    for (;;) {
+        const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n <= 0) return;
+        if (into != nullptr) into->append(sink, static_cast<std::size_t>(n));
+    }
+}
+
+void list_descriptors() {
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (const dirent* e = ::readdir(d)) {
+            char link[256] = {};
+            const std::string path = std::string{"/proc/self/fd/"} + e->d_name;
+            if (::readlink(path.c_str(), link, sizeof link - 1) > 0)
+                std::fprintf(stderr, "  fd %s -> %s\n", e->d_name, link);
+        }
+        ::closedir(d);
+    }
+}
+
+// Open sockets (the sanitizers' symbolizer and libFuzzer open pipes and files of their own,
+// so only sockets say whether an input left a connection behind).
+std::size_t open_descriptors() {
+    std::size_t n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (const dirent* e = ::readdir(d)) {
+            char link[64] = {};
+            const std::string path = std::string{"/proc/self/fd/"} + e->d_name;
+            if (::readlink(path.c_str(), link, sizeof link - 1) > 0 &&
+                std::string_view{link}.starts_with("socket:"))
+                ++n;
+        }
+        ::closedir(d);
+    }
+    return n;
+}
+
+// The complete requests in what the client sent, as ringlb's parser reads them: whether
+// each is a HEAD (its response has no body).
+std::vector<bool> requests_in(std::string_view sent) {
+    std::vector<bool> head;
+    http_parser p{http_parser::type::request};
+    std::size_t pos = 0;
+    for (;;) {
+        p.reset();
+        auto r = p.feed(sent.data() + pos, sent.size() - pos);
+        if (r.what != http_parser::event::head_complete) return head;
+        pos += r.consumed;
+        const bool is_head = p.method() == HTTP_HEAD;
+        r = p.feed(sent.data() + pos, sent.size() - pos);
+        if (r.what != http_parser::event::message_complete) return head;
+        pos += r.consumed;
+        head.push_back(is_head);
+    }
+}
+
+// Prints what the client received, for the report of a broken oracle.
+void dump(std::string_view got) {
+    std::fprintf(stderr, "session_fuzz: the client received %zu bytes:\n", got.size());
+    for (const char c : got.substr(0, 2000)) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u == '\n')
+            std::fputs("\\n\n", stderr);
+        else if (u >= 0x20 && u < 0x7f)
+            std::fputc(c, stderr);
+        else
+            std::fprintf(stderr, "\\x%02x", u);
+    }
+    std::fputc('\n', stderr);
+}
+
+// Checks what the client received: whole responses, each to the next request, at most one
+// more than the requests (an answer to a bad or unfinished one), possibly ended by a
+// truncated one or a body that runs to the close; nothing after a response that closes the
+// connection.
+void check_received(std::string_view got, const std::vector<bool>& heads) {
+    const auto fail = [&](const char* what, std::size_t at, const char* why) {
+        std::fprintf(stderr, "session_fuzz: the client received %s at byte %zu: %s\n", what, at, why);
+        dump(got);
+        std::abort();
+    };
+    http_parser p{http_parser::type::response};
+    std::size_t pos = 0, finals = 0;
+    while (pos < got.size()) {
+        const std::size_t start = pos;
+        const bool head = finals < heads.size() && heads[finals];
+        p.reset(head);
+        auto r = p.feed(got.data() + pos, got.size() - pos);
+        if (r.what == http_parser::event::need_more) return;  // truncated at the end
+        if (r.what == http_parser::event::error) fail("a malformed response", pos, p.error_reason());
+        const bool closing = !p.keep_alive();
+        if (closing && head) {
+            // A closing answer may be ringlb's own to a request that was unfinished when it
+            // answered (the client completed it later): read it as one with its body.
+            p.reset(false);
+            r = p.feed(got.data() + start, got.size() - start);
+        }
+        pos = start + r.consumed;
+        const bool interim = p.status() >= 100 && p.status() < 200;
+        if (!interim && ++finals > heads.size() + 1) fail("more responses than requests", start, "");
+        if (p.body_until_eof()) return;  // the rest is its body
+        r = p.feed(got.data() + pos, got.size() - pos);
+        if (r.what == http_parser::event::need_more) return;
+        if (r.what == http_parser::event::error) fail("a malformed body", pos, p.error_reason());
+        pos += r.consumed;
+        if (closing && pos < got.size()) fail("bytes after a response that closed the connection", pos, "");
     }
 }
 
@@ -129,7 +241,9 @@ struct world {
     std::uint16_t backend_port = 0;
     int client_listener = -1;
     int backend_listener = -1;
+    std::shared_ptr<const bundle> b;
     std::unique_ptr<worker> w;
+    std::size_t descriptors = 0;  // sockets open with no input running
 
     world() {
         std::signal(SIGPIPE, SIG_IGN);
@@ -150,12 +264,19 @@ struct world {
         // Two backend ids behind one listener: failover has somewhere to go.
         cfg->backends = {{"b1", {"127.0.0.1", backend_port}, 1}, {"b2", {"127.0.0.1", backend_port}, 1}};
         std::string error;
-        auto b = build_bundle(*cfg, nullptr, error);
+        b = build_bundle(*cfg, nullptr, error);
         if (!b) {
             std::fprintf(stderr, "session_fuzz: %s\n", error.c_str());
             std::abort();
         }
-        w = std::make_unique<worker>(0, 1, std::move(b), nullptr);
+        w = std::make_unique<worker>(0, 1, b, nullptr);
+        descriptors = open_descriptors();
+    }
+
+    // A worker destroyed with its sessions suspended, as when shutdown_grace runs out.
+    void replace_worker() {
+        w.reset();
+        w = std::make_unique<worker>(0, 1, b, nullptr);
     }
 
     // Runs every handler that is ready, a few times over so loopback deliveries that the
@@ -186,6 +307,11 @@ struct world {
 world& the_world() {
     static world* w = new world();  // never destroyed: libFuzzer exits without unwinding
     return *w;
+}
+
+void send_recorded(int fd, std::string_view bytes, std::string& sent) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) sent.append(bytes.data(), static_cast<std::size_t>(n));
 }
 
 }  // namespace
@@ -220,6 +346,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     wd.pump();
 
     std::vector<int> backends;
+    std::string sent, received;
     milliseconds paused{0};
     while (in.remaining_bytes() > 0) {
         const auto s = static_cast<step>(in.ConsumeIntegralInRange<int>(0, static_cast<int>(step::last)));
@@ -228,13 +355,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         switch (s) {
             case step::client_send: {
                 const auto bytes = in.ConsumeBytes<char>(in.ConsumeIntegralInRange<std::size_t>(1, 2048));
-                if (client_fd >= 0) (void)::send(client_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+                if (client_fd >= 0) send_recorded(client_fd, {bytes.data(), bytes.size()}, sent);
                 break;
             }
             case step::client_send_canned: {
                 const auto m =
                     client_canned[in.ConsumeIntegralInRange<std::size_t>(0, client_canned.size() - 1)];
-                if (client_fd >= 0) (void)::send(client_fd, m.data(), m.size(), MSG_NOSIGNAL);
+                if (client_fd >= 0) send_recorded(client_fd, m, sent);
                 break;
             }
             case step::client_shutdown:
@@ -245,7 +372,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 client_fd = -1;
                 break;
             case step::client_read:
-                if (client_fd >= 0) drain(client_fd);
+                if (client_fd >= 0) drain(client_fd, &received);
                 break;
             case step::pause: {
                 // Up to 3x the longest timeout, and at most 60 ms per input in all.
@@ -285,22 +412,39 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case step::backend_read:
                 if (backend >= 0) drain(backend);
                 break;
+            case step::destroy_worker:
+                wd.replace_worker();
+                break;
         }
         wd.pump();
     }
 
-    // Both sides leave; the session must end by itself, within its timeouts.
-    if (client_fd >= 0) ::close(client_fd);
-    wd.accept_backends(backends);
-    for (const int fd : backends) ::close(fd);
+    // The client half-closes and reads what is left; the session must end by itself, within
+    // its timeouts, and close its side.
+    if (client_fd >= 0) ::shutdown(client_fd, SHUT_WR);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
-    while (wd.w->session_count() != 0 && std::chrono::steady_clock::now() < deadline)
+    while (wd.w->session_count() != 0 && std::chrono::steady_clock::now() < deadline) {
         wd.run_for(milliseconds{1});
+        if (client_fd >= 0) drain(client_fd, &received);
+    }
     if (wd.w->session_count() != 0) {
-        std::fprintf(stderr, "session_fuzz: a session outlived both of its peers by 2 s\n");
+        std::fprintf(stderr, "session_fuzz: a session outlived its client's close by 2 s\n");
         std::abort();
     }
+    if (client_fd >= 0) {
+        drain(client_fd, &received);
+        ::close(client_fd);
+    }
+    check_received(received, requests_in(sent));
+    wd.accept_backends(backends);
+    for (const int fd : backends) ::close(fd);
     wd.w->upstreams().clear();
     wd.pump();
+    if (open_descriptors() != wd.descriptors) {
+        std::fprintf(stderr, "session_fuzz: %zu sockets open after the input, %zu before\n",
+                     open_descriptors(), wd.descriptors);
+        list_descriptors();
+        std::abort();
+    }
     return 0;
 }

@@ -76,7 +76,11 @@ const std::vector<row>& table() {
          fresh_get_last, answer(502, false, true)},
         {"client left while we sent 100 Continue: drop", failure_phase::send, failure::client_gone, streaming,
          drop},
+        {"head written whole as the deadline passed: 504, not replayed, not marked", failure_phase::send,
+         failure::timeout, reused_get, answer(504, false)},
         // body: part of the body reached the backend, never replayed
+        {"backend took no body for backend_response: 504 and close", failure_phase::body, failure::timeout,
+         streaming, answer(504, true)},
         {"bad chunk: 400 and close", failure_phase::body, failure::client_malformed, streaming,
          answer(400, true)},
         {"body over the limit: 413 and close", failure_phase::body, failure::client_too_large, streaming,

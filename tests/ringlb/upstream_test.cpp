@@ -67,21 +67,32 @@ ringlb::backend make_backend(const std::string& id) {
 
 class UpstreamPool : public ::testing::Test {
 protected:
-    // One handler, even after the context ran out of work once.
+    // Runs until at least one handler ran, then whatever else is ready (the pool's epoch
+    // handler among them), even after the context ran out of work once.
     void run_one() {
         io.restart();
         io.run_one();
+        io.poll();
+    }
+
+    // Pools a connection whose backend has already closed it, the end of stream waiting
+    // in the socket: the standing read's first recv meets it, its completion not yet run.
+    void pool_a_closed_connection() {
+        auto c = server.connect();
+        server.accepted[0].close();
+        ASSERT_TRUE(wait_readable(c->socket));
+        pool.give(b, std::move(c), t0, 8);
     }
 
     asio::io_context io{1};
     loopback_server server{io};
     ringlb::backend b = make_backend("app-1");
-    ringlb::upstream_pool pool;
+    ringlb::upstream_pool pool{io};
     steady_clock::time_point t0 = steady_clock::now();
 };
 
 TEST_F(UpstreamPool, EmptyPoolGivesNothing) {
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0, 60s, true), nullptr);
     EXPECT_EQ(pool.idle_count(), 0u);
 }
 
@@ -93,9 +104,9 @@ TEST_F(UpstreamPool, ReturnsTheMostRecentlyUsedFirst) {
     pool.give(b, std::move(a), t0, 8);
     pool.give(b, std::move(c), t0 + 1ms, 8);
     EXPECT_EQ(pool.idle_count(), 2u);
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s).get(), c_ptr);
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s).get(), a_ptr);
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s, true).get(), c_ptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s, true).get(), a_ptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 2ms, 60s, true), nullptr);
 }
 
 TEST_F(UpstreamPool, AReturnToAFullPoolClosesTheConnection) {
@@ -108,7 +119,7 @@ TEST_F(UpstreamPool, AReturnToAFullPoolClosesTheConnection) {
 
 TEST_F(UpstreamPool, ConnectionsIdleTooLongAreNotReused) {
     pool.give(b, server.connect(), t0, 8);
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 61s, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 61s, 60s, true), nullptr);
     EXPECT_EQ(pool.idle_count(), 0u);  // and dropped on the way
     EXPECT_TRUE(peer_closed(server.accepted[0]));
 }
@@ -117,7 +128,7 @@ TEST_F(UpstreamPool, ABackendThatClosesAPooledConnectionIsSeenAtOnce) {
     pool.give(b, server.connect(), t0, 8);
     server.accepted[0].close();  // the backend's keep-alive timeout closed it
     run_one();                   // the standing read completes with the end of stream
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
 }
 
 TEST_F(UpstreamPool, BytesNobodyAskedForMakeAPooledConnectionUnusable) {
@@ -125,7 +136,7 @@ TEST_F(UpstreamPool, BytesNobodyAskedForMakeAPooledConnectionUnusable) {
     asio::write(server.accepted[0],
                 asio::buffer(std::string{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}));
     run_one();
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
     EXPECT_TRUE(peer_closed(server.accepted[0]));  // closed, not kept
 }
 
@@ -136,12 +147,69 @@ TEST_F(UpstreamPool, StrayBytesWhoseCompletionHasNotRunAreSeenByTake) {
     asio::write(server.accepted[0], asio::buffer(std::string{"late body"}));
     ASSERT_TRUE(wait_readable(c->socket));
     pool.give(b, std::move(c), t0, 8);
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
+}
+
+TEST_F(UpstreamPool, AnEndOfStreamThereWhenPooledIsSeenBeforeARequestThatMustNotBeReplayed) {
+    // The backend closed right after its answer: the standing read's first recv meets the
+    // end of stream at once, but its completion has not run when the next request (a
+    // pipelined one, say) takes the connection in the same turn.
+    pool_a_closed_connection();
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s, false), nullptr) << "a POST asks the socket";
+    EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+TEST_F(UpstreamPool, AReplayableRequestTakesAnUnsettledConnectionWithoutASystemCall) {
+    // The other side of the trade: a GET takes it as it is (and, were it dead, would cost
+    // one retry on a fresh connection; failure_policy).
+    pool_a_closed_connection();
+    EXPECT_NE(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
+}
+
+TEST_F(UpstreamPool, OnceTheEpochTurnsAClosedConnectionIsGoneForEveryone) {
+    pool_a_closed_connection();
+    io.restart();
+    io.poll();  // the standing read's completion, then the epoch handler queued behind it
+    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
+}
+
+TEST_F(UpstreamPool, AWatchdogCancelWhileTheRequestIsWrittenLosesNothing) {
+    pool.give(b, server.connect(), t0, 8);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
+    ASSERT_NE(c, nullptr);
+    asio::error_code ignored;
+    c->socket.cancel(ignored);  // as the watchdog does, before the exchange reads
+    run_one();
+    std::vector<char> buf(16384);
+    std::string got;
+    asio::error_code got_ec = asio::error::would_block;
+    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t n) {
+        got_ec = ec;
+        got.assign(buf.data(), n);
+    });
+    asio::write(server.accepted[0], asio::buffer(std::string{"late answer"}));
+    run_one();
+    EXPECT_FALSE(got_ec) << got_ec.message() << ": the stale abort must not be the answer";
+    EXPECT_EQ(got, "late answer");
+}
+
+TEST_F(UpstreamPool, AnAnswerLargerThanTheLandingArrayArrivesAsOneRead) {
+    pool.give(b, server.connect(), t0, 8);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
+    ASSERT_NE(c, nullptr);
+    const std::string answer(5000, 'a');
+    std::vector<char> buf(16384);
+    std::size_t got = 0;
+    c->async_read_some(asio::buffer(buf), [&](const asio::error_code&, std::size_t n) { got = n; });
+    asio::write(server.accepted[0], asio::buffer(answer));
+    ASSERT_TRUE(wait_readable(c->socket));
+    run_one();
+    EXPECT_EQ(got, answer.size());
 }
 
 TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {
     pool.give(b, server.connect(), t0, 8);
-    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
     ASSERT_NE(c, nullptr);
     EXPECT_FALSE(c->stray());
     std::vector<char> buf(16384);
@@ -172,7 +240,7 @@ TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {
 
 TEST_F(UpstreamPool, AnAnswerThatLandsBeforeTheExchangeAsksIsKeptForIt) {
     pool.give(b, server.connect(), t0, 8);
-    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
     ASSERT_NE(c, nullptr);
     asio::write(server.accepted[0], asio::buffer(std::string{"early"}));
     run_one();  // the standing read completes while the exchange is still writing
@@ -188,7 +256,7 @@ TEST_F(UpstreamPool, AnAnswerThatLandsBeforeTheExchangeAsksIsKeptForIt) {
 
 TEST_F(UpstreamPool, ABufferSmallerThanTheLandingArrayIsRefused) {
     pool.give(b, server.connect(), t0, 8);
-    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
     ASSERT_NE(c, nullptr);
     char small[16];
     asio::error_code got;
@@ -206,9 +274,9 @@ TEST(UpstreamShutdown, AnExchangeWaitingOnAStandingReadIsFreedWithTheIoContext) 
         asio::io_context io{1};
         loopback_server server{io};
         ringlb::backend b = make_backend("app-1");
-        ringlb::upstream_pool pool;
+        ringlb::upstream_pool pool{io};
         pool.give(b, server.connect(), steady_clock::now(), 8);
-        conn_ref c = pool.take(b, server.endpoint(), steady_clock::now(), 60s);
+        conn_ref c = pool.take(b, server.endpoint(), steady_clock::now(), 60s, true);
         ASSERT_NE(c, nullptr);
         struct holder {
             conn_ref keep;
@@ -231,7 +299,7 @@ TEST_F(UpstreamPool, ABackendThatMovedGetsNoConnectionToItsOldAddress) {
     pool.give(b, server.connect(), t0, 8);
     loopback_server elsewhere{io};
     // Same id and state, a new address (a reload): no connection to the old one.
-    EXPECT_EQ(pool.take(b, elsewhere.endpoint(), t0 + 1ms, 60s), nullptr);
+    EXPECT_EQ(pool.take(b, elsewhere.endpoint(), t0 + 1ms, 60s, true), nullptr);
 }
 
 TEST_F(UpstreamPool, SweepClosesExpiredConnectionsAndForgetsBackendsThatAreGone) {

@@ -50,12 +50,14 @@ struct rendered {
 
 }  // namespace
 
-std::string_view error_response(int status, bool close) noexcept {
+std::string_view error_response(int status, bool close, bool head_request) noexcept {
     static const rendered r;
     std::size_t idx = 7;  // 500
     for (std::size_t i = 0; i < table.size(); ++i)
         if (table[i].status == status) idx = i;
-    return close ? r.close[idx] : r.keep[idx];
+    const std::string_view full = close ? r.close[idx] : r.keep[idx];
+    // The head is the response without its one-line body.
+    return head_request ? full.substr(0, full.size() - std::string_view{table[idx].body}.size()) : full;
 }
 
 }  // namespace ringlb

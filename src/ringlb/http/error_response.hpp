@@ -14,8 +14,10 @@
 namespace ringlb {
 
 /// The full response for `status` (400, 405, 408, 413, 414, 417, 431, 502, 503, 504; any
-/// other status yields a 500). 503 carries Retry-After.
-[[nodiscard]] std::string_view error_response(int status, bool close) noexcept;
+/// other status yields a 500). 503 carries Retry-After. An answer to a HEAD request is the
+/// head alone (RFC 9110 9.3.2): a client that sent HEAD reads no body, so one would be
+/// taken for the start of the next response.
+[[nodiscard]] std::string_view error_response(int status, bool close, bool head_request = false) noexcept;
 
 /// "HTTP/1.1 100 Continue\r\n\r\n".
 inline constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -64,7 +64,8 @@ asio::awaitable<request_pump> pump_request_body(client_stream& client, buffer& i
         if (req.bounded_bytes() > settings.limits.max_body_bytes) co_return request_pump::client_too_large;
         wd.arm(watchdog::phase::backend, settings.timeouts.backend_response);
         co_await asio::async_write(conn.socket, asio::buffer(in.data(), r.consumed), use_ec(ec));
-        if (ec || wd.expired()) co_return request_pump::backend_failed;
+        if (wd.expired()) co_return request_pump::backend_timeout;
+        if (ec) co_return request_pump::backend_failed;
         if (r.what == http_parser::event::message_complete) {
             end = r.consumed;  // pipelined bytes of the next request may follow
             co_return request_pump::done;

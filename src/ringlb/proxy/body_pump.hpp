@@ -39,6 +39,7 @@ enum class request_pump : std::uint8_t {
     client_timeout,    ///< the client stopped sending
     client_gone,       ///< the client closed or reset
     backend_failed,    ///< the write to the backend failed (it may have answered early)
+    backend_timeout,   ///< the backend took no body for backend_response
 };
 
 /// Streams the rest of the request body from `client` to `conn`. `in` held the part already

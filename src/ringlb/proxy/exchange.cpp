@@ -43,6 +43,7 @@ exchange::~exchange() {
 }
 
 void exchange::hold(conn_ref c) noexcept {
+    watch_.release();
     conn_ = std::move(c);
     if (conn_) watch_ = wd_.watch_backend(conn_->socket);
 }
@@ -104,7 +105,8 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             const tcp::endpoint& address = bundle_.addresses[chosen_];
             rec.backend = b.id;
             load_.hold(b.state.get());
-            if (!fresh_only) hold(worker_.upstreams().take(b, address, now, settings.timeouts.idle));
+            if (!fresh_only)
+                hold(worker_.upstreams().take(b, address, now, settings.timeouts.idle, plan.replayable));
             fresh_only = false;
             reused = static_cast<bool>(conn_);
             if (!reused) {
@@ -141,7 +143,12 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                                  {asio::buffer(plan.head.data(), plan.head.size()),
                                   asio::buffer(in.data() + plan.body_begin, plan.body_end - plan.body_begin)},
                                  ec);
-            if (ec || wd_.expired()) fault = {failure_phase::send, failure::write_failed};
+            // A write cut short did not deliver the request whole; one that completed as the
+            // deadline passed did: that is a slow backend (504), never a replay.
+            if (ec)
+                fault = {failure_phase::send, failure::write_failed};
+            else if (wd_.expired())
+                fault = {failure_phase::send, failure::timeout};
         }
 
         if (!fault && !plan.complete) {
@@ -160,6 +167,9 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                     break;
                 case request_pump::client_gone:
                     fault = {failure_phase::body, failure::client_gone};
+                    break;
+                case request_pump::backend_timeout:
+                    fault = {failure_phase::body, failure::timeout};
                     break;
                 case request_pump::backend_failed:
                     break;  // the backend stopped taking the body: it may have answered early
@@ -242,6 +252,8 @@ exchange::head_status exchange::scan_response_head(head_scan& scan, bool head_re
             continue;
         }
         const int status = p.status();
+        // llhttp takes any one to three digits; HTTP's are 100-599 (RFC 9110 15).
+        if (status < 100 || status > 599) return head_status::bad;
         // We never forward Upgrade, so a 101 was not asked for. (The tunnel of WebSocket
         // support takes over here.)
         if (status == 101) return head_status::bad;

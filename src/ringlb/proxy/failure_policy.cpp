@@ -47,6 +47,8 @@ decision decide(failure_phase phase, failure f, const failure_context& c) noexce
             if (f == failure::timeout) return move_on(504, c, true);
             break;
         case failure_phase::send:
+            // Written whole, but as the deadline passed: a slow backend, not a dead one.
+            if (f == failure::timeout) return answer(504, c);
             // The head did not go out whole: nothing the backend can have acted on.
             if (f != failure::write_failed) break;
             if (c.reused) return {.what = action::retry_fresh};

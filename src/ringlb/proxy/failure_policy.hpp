@@ -20,9 +20,10 @@
 // - Marked down (passive health): connect failures and timeouts, and a fresh connection
 //   closed or reset before any response byte. A slow answer (504) or a malformed one (502)
 //   is not a dead server.
-// - The client connection survives an answer exactly when every byte of its request was
-//   read (the next request starts at a known byte): 502, 503 and 504 then keep it. Client
-//   faults (400, 408, 413) always close it; a client that left gets nothing.
+// - The client connection can survive an answer only when every byte of its request was
+//   read (the next request starts at a known byte): 502, 503 and 504 then keep it, unless
+//   the client asked to close or the worker drains (the session adds that). Client faults
+//   (400, 408, 413) always close it; a client that left gets nothing.
 // - A failover that finds no candidate left answers what its last failure would have been
 //   answered with had the budget been spent (502, 504), not 503: a backend did fail (the
 //   exchange asks decide() again with retries_left = false).

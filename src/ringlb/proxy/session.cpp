@@ -149,7 +149,7 @@ void session::finish(request_record& rec) {
 }
 
 asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec, int status, bool close) {
-    const std::string_view r = error_response(status, close);
+    const std::string_view r = error_response(status, close, rec.method == "HEAD");
     asio::error_code ec;
     wd_.arm(watchdog::phase::client_io, b.settings.timeouts.idle);
     co_await client_.async_write(asio::buffer(r), use_ec(ec));
@@ -224,8 +224,11 @@ asio::awaitable<bool> session::serve_one() {
     const exchange::outcome out = co_await ex.run(client_, in, req, plan, rec);
     msg_end_ = plan.body_end;  // where the request ends in `in` (once it was read whole)
     if (out.what == exchange::outcome::drop) co_return false;  // the client left
+    // Our own answer closes too when the client asked for that (Connection: close, HTTP/1.0)
+    // or the worker is draining: RFC 9112 9.6.
     if (out.what == exchange::outcome::answer)
-        co_return co_await reply_error(b, rec, out.status, out.close_client);
+        co_return co_await reply_error(b, rec, out.status,
+                                       out.close_client || !client_keep_alive || worker_.draining());
 
     // 5. The response, streamed to the client.
     http_parser& resp = ex.response();
@@ -258,6 +261,9 @@ asio::awaitable<bool> session::serve_one() {
     }
     ex.finish(st.backend_reusable && ex.request_read());
     finish(rec);
+    // A backend that answered before the body was all read (a 413, a 401): the rest of the
+    // body is unread, and closing at once would send an RST that can destroy the answer.
+    if (!ex.request_read()) linger_ = true;
     if (client_close) co_return false;
     in.consume(msg_end_);  // pipelined bytes of the next request move to the front
     co_return true;

@@ -1,6 +1,27 @@
 #include "ringlb/proxy/upstream.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace ringlb {
+
+bool upstream_conn::quiet() noexcept {
+    char c;
+    const ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::size_t upstream_conn::deliver(asio::mutable_buffer to, std::size_t n) noexcept {
+    assert(n <= to.size());
+    std::memcpy(to.data(), landing_.data(), n);
+    if (n == landing_bytes && to.size() > n) {
+        const ssize_t more =
+            ::recv(socket.native_handle(), static_cast<char*>(to.data()) + n, to.size() - n, MSG_DONTWAIT);
+        if (more > 0) n += static_cast<std::size_t>(more);  // else the next read reports it
+    }
+    return n;
+}
 
 void upstream_conn::watch() {
     assert(standing_ == standing::none && !waiter_);
@@ -18,6 +39,12 @@ void upstream_conn::on_landed(const asio::error_code& ec, std::size_t n) {
         waiter_(ec, got);
         return;
     }
+    if (claimed_ && ec == asio::error::operation_aborted && socket.is_open()) {
+        // The watchdog cancelled it while the exchange was still writing: no byte was lost,
+        // and the exchange's next read goes to the socket.
+        standing_ = standing::none;
+        return;
+    }
     if (claimed_) {
         // Taken, its exchange has not asked yet: kept for its first read.
         standing_ = standing::landed;
@@ -33,7 +60,7 @@ void upstream_conn::on_landed(const asio::error_code& ec, std::size_t n) {
 }
 
 conn_ref upstream_pool::take(const backend& b, const asio::ip::tcp::endpoint& address,
-                             steady_clock::time_point now, steady_clock::duration max_idle) {
+                             steady_clock::time_point now, steady_clock::duration max_idle, bool replayable) {
     auto it = pools_.find(b.state.get());
     if (it == pools_.end()) return {};
     auto& idle = it->second.idle;
@@ -41,7 +68,11 @@ conn_ref upstream_pool::take(const backend& b, const asio::ip::tcp::endpoint& ad
         // LIFO: the most recently used connection is the least likely to have timed out.
         conn_ref c = std::move(idle.back());
         idle.pop_back();
-        if (c->dead_ || c->peer != address || now - c->idle_since >= max_idle || c->stray()) {
+        // Pooled in this epoch, its standing read may have met an end of stream whose
+        // completion has not run: a request that must not be replayed asks the socket.
+        const bool unsettled = c->pooled_epoch_ == epoch_;
+        if (c->dead_ || c->peer != address || now - c->idle_since >= max_idle || c->stray() ||
+            (unsettled && !replayable && !c->quiet())) {
             c->close();
             continue;
         }
@@ -59,8 +90,17 @@ void upstream_pool::give(const backend& b, conn_ref c, steady_clock::time_point 
         return;
     }
     c->idle_since = now;
+    c->pooled_epoch_ = epoch_;
     c->watch();
     e.idle.push_back(std::move(c));
+    if (!epoch_pending_) {
+        // Runs after every completion queued before it, the standing reads' among them.
+        epoch_pending_ = true;
+        asio::post(io_, [this] {
+            ++epoch_;
+            epoch_pending_ = false;
+        });
+    }
 }
 
 void upstream_pool::sweep(steady_clock::time_point now, steady_clock::duration max_idle) {

@@ -1,7 +1,7 @@
 // ringlb/proxy/upstream.hpp: a worker's keep-alive connections to the backends.
 //
-//   ringlb::upstream_pool pool;
-//   ringlb::conn_ref c = pool.take(backend, address, now, idle_limit);  // a clean one, or null
+//   ringlb::upstream_pool pool{io};
+//   ringlb::conn_ref c = pool.take(backend, address, now, idle_limit, replayable);  // or null
 //   if (!c) c = ringlb::upstream_conn::open(io.get_executor(), backend.address);  // connect it
 //   if (c->stray()) ...                        // checked right before the request is written
 //   co_await asio::async_write(c->socket, request, ...);
@@ -12,16 +12,22 @@
 // on it (the standing read), so a backend that sends anything while no request is
 // outstanding (a stray second response, the late body of a 204, a 408 before it closes, or
 // only its FIN) is seen when it happens; the connection is then closed and never handed
-// out, so no byte of one exchange can reach the next. The watch costs no system call of
-// its own: the exchange that takes the connection next starts no read for its response;
-// the standing read becomes its first read (async_read_some), so the speculative recv
-// asio makes when a read starts is paid once, when the connection is pooled, instead of
-// right after the request is written, when the answer cannot be there yet. Bytes the
-// kernel handed over just before a take, whose completion has not run yet, are caught as
-// well: the standing read lands them in the connection's own array, whose first byte is
-// zeroed before each standing read, and stray() looks there. (A stray stream that starts
-// with a NUL byte stays invisible to that check; it can never parse as a response, so the
-// exchange that meets it answers 502, and nothing crosses.)
+// out, so no byte of one exchange can reach the next. The exchange that takes the
+// connection next starts no read for its response: the standing read becomes its first
+// read (async_read_some). The watch still costs a system call: asio starts every read with
+// a speculative recv, which finds nothing when the connection is pooled (the old code's
+// recv right after writing a request sometimes found the answer already there; measured
+// in docs/DESIGN.md). Bytes the kernel handed over just before a take, whose completion
+// has not run yet, are caught too: the standing read lands them in the connection's own
+// array, whose first byte is zeroed before each standing read, and stray() looks there. (A
+// stray stream that starts with a NUL byte stays invisible to that check; it can never
+// parse as a response, so the exchange that meets it answers 502, and nothing crosses.) An
+// end of stream leaves no byte to see: one already there when the connection was pooled
+// completes the standing read at once, but its completion runs only after the handlers
+// queued before it. Until then (the pool's epoch, bumped by a handler posted behind each
+// give) a request that must not be replayed only gets the connection after a
+// recv(MSG_PEEK) says it is open; a replayable one takes it as it is, and a dead
+// connection costs it one retry on a fresh one (failure_policy.hpp).
 //
 // Connections are shared through an intrusive, non-atomic count (conn_ref): the pool, an
 // exchange and a pending standing read each hold one, so whichever lets go last frees the
@@ -36,6 +42,7 @@
 
 #include <asio/async_result.hpp>
 #include <asio/error.hpp>
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 
@@ -101,6 +108,9 @@ public:
     [[nodiscard]] bool stray() const noexcept {
         return standing_ == standing::landed || (standing_ == standing::pending && landing_[0] != 0);
     }
+    /// Whether the socket holds nothing to read and no end of stream (a MSG_PEEK recv: one
+    /// system call).
+    [[nodiscard]] bool quiet() noexcept;
 
     /// Reads the next bytes of the response. The first call after a take() completes with
     /// the standing read; others read the socket. `to` must hold at least landing_bytes.
@@ -207,17 +217,18 @@ private:
         asio::post(ex, [h = std::forward<Handler>(h), ec, n]() mutable { std::move(h)(ec, n); });
     }
 
-    std::size_t deliver(asio::mutable_buffer to, std::size_t n) noexcept {
-        assert(n <= to.size());
-        std::memcpy(to.data(), landing_.data(), n);
-        return n;
-    }
+    // Copies what the standing read landed into the exchange's buffer. A full landing
+    // array means the answer may go on in the socket: what is there already is read now
+    // (one recv), so a response of up to a buffer still arrives as one read, as it does on
+    // a fresh connection.
+    std::size_t deliver(asio::mutable_buffer to, std::size_t n) noexcept;
 
     /// Starts the standing read (the pool, when the connection comes back).
     void watch();
     void on_landed(const asio::error_code& ec, std::size_t n);
 
     std::uint32_t refs_ = 0;
+    std::uint64_t pooled_epoch_ = 0;  // the pool's epoch when the standing read started
     standing standing_ = standing::none;
     bool claimed_ = false;  // taken by an exchange since the standing read started
     bool dead_ = false;     // closed while pooled: skipped by take, erased by sweep
@@ -239,10 +250,18 @@ inline void conn_ref::reset() noexcept {
 
 class upstream_pool {
 public:
+    /// `io` runs the epoch handler (see the header comment); the pool must be destroyed
+    /// before `io` is, which destroys that handler without running it.
+    explicit upstream_pool(asio::io_context& io) : io_{io} {}
+    upstream_pool(const upstream_pool&) = delete;
+    upstream_pool& operator=(const upstream_pool&) = delete;
+
     /// A pooled connection to `b` at `address` younger than `max_idle` that holds no stray
     /// byte, or null. Its standing read becomes the first read of the exchange's response.
+    /// When `replayable` is false the connection is also known to be open (see above).
     [[nodiscard]] conn_ref take(const backend& b, const asio::ip::tcp::endpoint& address,
-                                steady_clock::time_point now, steady_clock::duration max_idle);
+                                steady_clock::time_point now, steady_clock::duration max_idle,
+                                bool replayable);
     /// Keeps `c` for reuse and starts watching it, or closes it when `b` already has `keep`
     /// idle connections. `c` must have been read to the end of a response.
     void give(const backend& b, conn_ref c, steady_clock::time_point now, std::size_t keep);
@@ -259,6 +278,9 @@ private:
         std::shared_ptr<backend_state> state;  // keeps the key's object alive
         std::vector<conn_ref> idle;
     };
+    asio::io_context& io_;
+    std::uint64_t epoch_ = 1;
+    bool epoch_pending_ = false;  // a bump is queued
     std::unordered_map<const backend_state*, entry> pools_;
 };
 

@@ -102,7 +102,7 @@ private:
     bool draining_ = false;
     bool finished_ = false;
     asio::io_context io_;
-    upstream_pool upstreams_;
+    upstream_pool upstreams_{io_};
     asio::ip::tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;  // accept back-off on EMFILE
     asio::steady_timer sweep_timer_;  // backend pool expiry
