@@ -1,6 +1,7 @@
 """Hostile and broken backends: no byte a backend sends outside the exchange it was asked
 for reaches any client, and ringlb keeps serving whatever a backend does."""
 import json
+import threading
 import time
 import unittest
 from collections import namedtuple
@@ -335,6 +336,43 @@ class RetryTest(HostileE2E):
             # Kept open (the request was read whole) and still serving.
             self.assertEqual(c.request("GET", "/", {"X-User-Id": "k"}).status, 200)
         assert_alive_and_serving(self, self.lb)
+
+
+class EarlyAnswerTest(HostileE2E):
+    """A backend that answers an upload before taking its body (a 413, a 401), then stops
+    reading: its answer reaches the client, not a 504 at the deadline, and the connection
+    (the backend's, and the client's, whose body was not read) is closed."""
+
+    def setUp(self):
+        super().setUp()
+        self.bad, self.good = ScriptedBackend("bad"), Backend("good")
+        self.backends += [self.bad, self.good]
+        self.start_lb(workers=1, timeouts={"backend_response": "1s"})
+        self.bad_key = keys_routed_to(self.lb, "bad")[0]
+
+    def test_an_early_413_to_a_stalled_upload_is_relayed(self):
+        early = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\n\r\ntoo big\r\n"
+        self.bad.queue(answer(("send", early), ("pause", 5)))   # and never reads the body
+        size = 64 << 20   # far more than the socket buffers on both sides hold, under max_body_bytes
+        with Conn(self.lb.port, timeout=10) as c:
+            c.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nX-User-Id: %s\r\nContent-Length: %d\r\n\r\n"
+                   % (self.bad_key.encode(), size))
+
+            def upload():   # until ringlb stops taking it, then gives up
+                chunk = b"u" * (1 << 16)
+                try:
+                    for _ in range(size // len(chunk)):
+                        c.sock.sendall(chunk)
+                except OSError:
+                    pass
+
+            sender = threading.Thread(target=upload, daemon=True)
+            sender.start()
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (413, b"too big\r\n"), r.raw_head)
+            self.assertEqual(r.header("connection"), "close")
+            sender.join(timeout=15)
+        assert_alive_and_serving(self, self.lb, key=self.bad_key, expect_backend="bad")
 
 
 class OnlyBackendFailsTest(HostileE2E):

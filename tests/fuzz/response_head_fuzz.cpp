@@ -70,6 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto b = fuzz::feed_stream(split, stream, cuts,
                                          {.head_request = head, .reuse_body_buffer = true}, fuzz::no_head);
         FUZZ_CHECK(fuzz::same_verdicts(a, b));
+        // A body delimited by the close ends at EOF, and only then.
+        if (!a.empty() && a.back().what == http_parser::event::head_complete && whole.body_until_eof())
+            FUZZ_CHECK(whole.finish());
         // A response that cannot have a body ends exactly where its head does.
         for (const std::size_t end : checks.bodyless_ends) {
             std::size_t i = 0;

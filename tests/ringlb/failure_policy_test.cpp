@@ -74,6 +74,12 @@ const std::vector<row>& table() {
          fresh_post, next_marked},
         {"write failed, budget spent: 502, marked", failure_phase::send, failure::write_failed,
          fresh_get_last, answer(502, false, true)},
+        {"POST, head written whole, then the write failed: 502, marked, not replayed", failure_phase::send,
+         failure::write_cut, fresh_post, answer(502, false, true)},
+        {"POST on a pooled connection, head written whole, then the write failed: 502, not replayed",
+         failure_phase::send, failure::write_cut, reused_post, answer(502, false)},
+        {"GET, head written whole, then the write failed: next, marked", failure_phase::send,
+         failure::write_cut, fresh_get, next_marked},
         {"client left while we sent 100 Continue: drop", failure_phase::send, failure::client_gone, streaming,
          drop},
         {"head written whole as the deadline passed: 504, not replayed, not marked", failure_phase::send,
@@ -122,9 +128,9 @@ TEST(FailurePolicy, PropertiesHoldForEveryCombination) {
     constexpr failure_phase phases[] = {failure_phase::select, failure_phase::connect, failure_phase::send,
                                         failure_phase::body, failure_phase::response_head};
     constexpr failure failures[] = {
-        failure::no_backend,       failure::refused,        failure::timeout,      failure::stray_bytes,
-        failure::write_failed,     failure::no_response,    failure::bad_response, failure::client_malformed,
-        failure::client_too_large, failure::client_timeout, failure::client_gone};
+        failure::no_backend,       failure::refused,          failure::timeout,        failure::stray_bytes,
+        failure::write_failed,     failure::write_cut,        failure::no_response,    failure::bad_response,
+        failure::client_malformed, failure::client_too_large, failure::client_timeout, failure::client_gone};
     for (const auto phase : phases)
         for (const auto f : failures)
             for (int bits = 0; bits < 16; ++bits) {
@@ -141,6 +147,9 @@ TEST(FailurePolicy, PropertiesHoldForEveryCombination) {
                     EXPECT_TRUE(phase == failure_phase::connect || phase == failure_phase::send ||
                                 c.replayable)
                         << at << ": replayed a request the backend may have acted on";
+                }
+                if (f == failure::write_cut && !c.replayable) {
+                    EXPECT_EQ(d.what, action::answer) << at << ": replayed a head the backend received";
                 }
                 if (d.what == action::retry_fresh) {
                     EXPECT_TRUE(c.reused || f == failure::stray_bytes)

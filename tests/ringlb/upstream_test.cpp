@@ -166,11 +166,30 @@ TEST_F(UpstreamPool, AReplayableRequestTakesAnUnsettledConnectionWithoutASystemC
     EXPECT_NE(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
 }
 
-TEST_F(UpstreamPool, OnceTheEpochTurnsAClosedConnectionIsGoneForEveryone) {
-    pool_a_closed_connection();
+TEST_F(UpstreamPool, AConnectionPooledWhileTheSettlingHandlerWaitsIsNotTakenForSettled) {
+    // The settling handler P is queued by the first give (a live connection, `a`). Before
+    // P runs, another handler pools `b`, whose end of stream completes its standing read at
+    // once: that completion is queued behind P, and behind the request R that handler
+    // queued first. P runs, then R takes a connection for a POST: `b` is not settled yet, so
+    // the POST asks the socket, and gets `a`.
+    conn_ref taken;
+    bool took = false;
+    asio::post(io, [&] {
+        asio::post(io, [&] {  // R
+            taken = pool.take(b, server.endpoint(), t0 + 1ms, 60s, false);
+            took = true;
+        });
+        auto dead = server.connect();
+        server.accepted.back().close();
+        ASSERT_TRUE(wait_readable(dead->socket));
+        pool.give(b, std::move(dead), t0, 8);
+    });
+    auto a = server.connect();
+    const auto* a_ptr = a.get();
+    pool.give(b, std::move(a), t0, 8);  // queues P
     io.restart();
-    io.poll();  // the standing read's completion, then the epoch handler queued behind it
-    EXPECT_EQ(pool.take(b, server.endpoint(), t0 + 1ms, 60s, true), nullptr);
+    for (int i = 0; i < 100 && !took; ++i) io.run_one_for(100ms);
+    EXPECT_EQ(taken.get(), a_ptr);
 }
 
 TEST_F(UpstreamPool, AWatchdogCancelWhileTheRequestIsWrittenLosesNothing) {

@@ -4,6 +4,7 @@
 #include "ringlb/proxy/body_pump.hpp"
 #include "ringlb/proxy/worker.hpp"
 
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -60,7 +61,7 @@ void exchange::finish(bool reusable) {
     watch_.release();
     load_.reset();
     if (!conn_) return;
-    if (!reusable) {
+    if (!reusable || !sent_whole_ || !request_read_) {
         drop_connection();
         return;
     }
@@ -92,6 +93,7 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
         };
         std::optional<fault_at> fault;
         bool reused = false;
+        sent_whole_ = true;
         const auto now = steady_clock::now();
         chosen_ = rec.key_hash ? routing.select(*rec.key_hash, tried, now)
                                : routing.select_keyless(worker_.keyless(), tried, now);
@@ -139,16 +141,20 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
 
         if (!fault) {
             wd_.arm(watchdog::phase::backend, settings.timeouts.backend_response);
-            co_await write_parts(conn_->socket,
-                                 {asio::buffer(plan.head.data(), plan.head.size()),
-                                  asio::buffer(in.data() + plan.body_begin, plan.body_end - plan.body_begin)},
-                                 ec);
-            // A write cut short did not deliver the request whole; one that completed as the
-            // deadline passed did: that is a slow backend (504), never a replay.
-            if (ec)
-                fault = {failure_phase::send, failure::write_failed};
-            else if (wd_.expired())
+            const std::size_t written = co_await write_parts(
+                conn_->socket,
+                {asio::buffer(plan.head.data(), plan.head.size()),
+                 asio::buffer(in.data() + plan.body_begin, plan.body_end - plan.body_begin)},
+                ec);
+            // Past the deadline (the write cut by it, or completed as it passed): a backend
+            // that does not read, 504, never a replay. A failed write that had not delivered
+            // the head whole reached nothing the backend can act on; one that had, may have.
+            if (wd_.expired())
                 fault = {failure_phase::send, failure::timeout};
+            else if (ec)
+                fault = {failure_phase::send,
+                         written < plan.head.size() ? failure::write_failed : failure::write_cut};
+            if (written < plan.head.size() + (plan.body_end - plan.body_begin)) sent_whole_ = false;
         }
 
         if (!fault && !plan.complete) {
@@ -174,6 +180,16 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                 case request_pump::backend_failed:
                     break;  // the backend stopped taking the body: it may have answered early
             }
+        }
+
+        if (fault && fault->what == failure::timeout &&
+            (fault->phase == failure_phase::send || fault->phase == failure_phase::body)) {
+            // A backend that stopped reading may have answered early (a 413 or a 401 to an
+            // upload it will not take): that answer is relayed, not a 504. A standing read
+            // the deadline cancelled completes first, so the connection knows where its
+            // bytes are.
+            if (conn_->watching()) co_await asio::post(worker_.io().get_executor(), asio::use_awaitable);
+            if (conn_->answer_waiting()) fault.reset();
         }
 
         if (!fault) {

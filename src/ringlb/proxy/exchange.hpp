@@ -91,7 +91,8 @@ public:
     /// Whether every byte of the request was read from the client (the client connection
     /// can carry another request after this one).
     [[nodiscard]] bool request_read() const noexcept { return request_read_; }
-    /// Ends the exchange: the connection goes back to the pool when `reusable`, else closes.
+    /// Ends the exchange: the connection goes back to the pool when `reusable` and the
+    /// whole request reached the backend, else closes.
     void finish(bool reusable);
 
 private:
@@ -117,6 +118,7 @@ private:
     std::unique_ptr<buffer> buf_;
     std::size_t head_end_ = 0;
     bool request_read_ = false;
+    bool sent_whole_ = true;  // every request byte read so far went to the backend
 };
 
 }  // namespace ringlb

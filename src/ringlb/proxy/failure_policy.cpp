@@ -47,10 +47,13 @@ decision decide(failure_phase phase, failure f, const failure_context& c) noexce
             if (f == failure::timeout) return move_on(504, c, true);
             break;
         case failure_phase::send:
-            // Written whole, but as the deadline passed: a slow backend, not a dead one.
+            // The deadline passed while writing: a backend that does not read, not a dead one.
             if (f == failure::timeout) return answer(504, c);
+            // The head went out whole: the backend may have acted on it; a request that must
+            // not be replayed is answered.
+            if (f == failure::write_cut && !c.replayable) return answer(502, c, !c.reused);
             // The head did not go out whole: nothing the backend can have acted on.
-            if (f != failure::write_failed) break;
+            if (f != failure::write_failed && f != failure::write_cut) break;
             if (c.reused) return {.what = action::retry_fresh};
             return move_on(502, c, true);
         case failure_phase::body:

@@ -11,9 +11,13 @@
 // which status, and whether the client connection survives the answer), and whether the
 // backend is marked down. The rules:
 // - A request moves on only while nothing irreversible has happened: nothing reached the
-//   backend (connect failed, or the head could not be written: a backend cannot act on a
-//   request it did not receive whole), or it is replayable (an idempotent method whose
-//   whole body is still in our buffer) and no response byte came back.
+//   backend (connect failed, or the write failed before the head went out whole: a backend
+//   cannot act on a request it did not receive whole), or it is replayable (an idempotent
+//   method whose whole body is still in our buffer) and no response byte came back.
+// - A deadline that passes while the request is written (head or streamed body) is a 504,
+//   never a replay: the backend stopped reading. If it answered before it stopped (a 413
+//   or 401 to an upload it will not take), the exchange relays that answer instead and
+//   never asks here.
 // - A pooled connection that fails before any response byte (or holds bytes nobody asked
 //   for) is no evidence against the backend: the backend closed an idle connection as we
 //   reused it. Once more on a fresh connection, no retry counted, not marked down.
@@ -48,7 +52,8 @@ enum class failure : std::uint8_t {
     refused,           ///< connect refused or failed
     timeout,           ///< the phase's deadline passed (connect, or backend_response)
     stray_bytes,       ///< a pooled connection holds bytes nobody asked for (before the write)
-    write_failed,      ///< the backend's side of the write failed
+    write_failed,      ///< the write failed before the head reached the backend whole
+    write_cut,         ///< the write failed after the head, before the buffered body, went out
     no_response,       ///< the backend closed or reset before any response byte
     bad_response,      ///< malformed, too large, an unsolicited 101, too many 1xx heads
     client_malformed,  ///< the request body's framing is invalid (a bad chunk)

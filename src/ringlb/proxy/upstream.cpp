@@ -18,9 +18,19 @@ std::size_t upstream_conn::deliver(asio::mutable_buffer to, std::size_t n) noexc
     if (n == landing_bytes && to.size() > n) {
         const ssize_t more =
             ::recv(socket.native_handle(), static_cast<char*>(to.data()) + n, to.size() - n, MSG_DONTWAIT);
-        if (more > 0) n += static_cast<std::size_t>(more);  // else the next read reports it
+        if (more > 0)
+            n += static_cast<std::size_t>(more);
+        else if (more < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            deferred_ec_ = asio::error_code{errno, asio::error::get_system_category()};
+        // (an end of stream stays in the socket for the next read)
     }
     return n;
+}
+
+bool upstream_conn::answer_waiting() noexcept {
+    if (standing_ == standing::landed) return !landed_ec_ && landed_n_ > 0;
+    char c;
+    return ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void upstream_conn::watch() {
@@ -68,9 +78,9 @@ conn_ref upstream_pool::take(const backend& b, const asio::ip::tcp::endpoint& ad
         // LIFO: the most recently used connection is the least likely to have timed out.
         conn_ref c = std::move(idle.back());
         idle.pop_back();
-        // Pooled in this epoch, its standing read may have met an end of stream whose
-        // completion has not run: a request that must not be replayed asks the socket.
-        const bool unsettled = c->pooled_epoch_ == epoch_;
+        // Not settled yet, its standing read may have met an end of stream whose completion
+        // has not run: a request that must not be replayed asks the socket.
+        const bool unsettled = c->pooled_seq_ > settled_;
         if (c->dead_ || c->peer != address || now - c->idle_since >= max_idle || c->stray() ||
             (unsettled && !replayable && !c->quiet())) {
             c->close();
@@ -85,22 +95,27 @@ conn_ref upstream_pool::take(const backend& b, const asio::ip::tcp::endpoint& ad
 void upstream_pool::give(const backend& b, conn_ref c, steady_clock::time_point now, std::size_t keep) {
     auto& e = pools_[b.state.get()];
     if (!e.state) e.state = b.state;
-    if (e.idle.size() >= keep || c->standing_ != upstream_conn::standing::none) {
+    if (e.idle.size() >= keep || c->standing_ != upstream_conn::standing::none || c->deferred_ec_) {
         c->close();
         return;
     }
     c->idle_since = now;
-    c->pooled_epoch_ = epoch_;
+    c->pooled_seq_ = ++given_;
     c->watch();
     e.idle.push_back(std::move(c));
-    if (!epoch_pending_) {
-        // Runs after every completion queued before it, the standing reads' among them.
-        epoch_pending_ = true;
-        asio::post(io_, [this] {
-            ++epoch_;
-            epoch_pending_ = false;
-        });
-    }
+    if (!settle_pending_) settle_after_queued();
+}
+
+void upstream_pool::settle_after_queued() {
+    // Runs after every completion queued before it, the standing reads' of the connections
+    // pooled so far among them. Those pooled while it waited may have completions queued
+    // behind it: it goes round again for them.
+    settle_pending_ = true;
+    asio::post(io_, [this, upto = given_] {
+        settled_ = upto;
+        settle_pending_ = false;
+        if (given_ > settled_) settle_after_queued();
+    });
 }
 
 void upstream_pool::sweep(steady_clock::time_point now, steady_clock::duration max_idle) {

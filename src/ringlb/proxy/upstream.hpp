@@ -24,10 +24,9 @@
 // parse as a response, so the exchange that meets it answers 502, and nothing crosses.) An
 // end of stream leaves no byte to see: one already there when the connection was pooled
 // completes the standing read at once, but its completion runs only after the handlers
-// queued before it. Until then (the pool's epoch, bumped by a handler posted behind each
-// give) a request that must not be replayed only gets the connection after a
-// recv(MSG_PEEK) says it is open; a replayable one takes it as it is, and a dead
-// connection costs it one retry on a fresh one (failure_policy.hpp).
+// queued before it. Until then (a handler posted behind the gives marks them settled) a request that must not
+// be replayed only gets the connection after a recv(MSG_PEEK) says it is open; a replayable one takes it as
+// it is, and a dead connection costs it one retry on a fresh one (failure_policy.hpp).
 //
 // Connections are shared through an intrusive, non-atomic count (conn_ref): the pool, an
 // exchange and a pending standing read each hold one, so whichever lets go last frees the
@@ -111,6 +110,12 @@ public:
     /// Whether the socket holds nothing to read and no end of stream (a MSG_PEEK recv: one
     /// system call).
     [[nodiscard]] bool quiet() noexcept;
+    /// Whether response bytes wait to be read: landed by the standing read, or in the
+    /// socket (a MSG_PEEK recv). Asked of a backend that stopped reading a request: has it
+    /// answered? Meaningful once no completion of the standing read is queued.
+    [[nodiscard]] bool answer_waiting() noexcept;
+    /// Whether the standing read is outstanding (its completion may be queued).
+    [[nodiscard]] bool watching() const noexcept { return standing_ == standing::pending; }
 
     /// Reads the next bytes of the response. The first call after a take() completes with
     /// the standing read; others read the socket. `to` must hold at least landing_bytes.
@@ -193,6 +198,11 @@ private:
 
     template <class Handler>
     void start_read(asio::mutable_buffer to, Handler&& h) {
+        if (deferred_ec_) {
+            // The error deliver()'s extra recv met (the kernel reports it once).
+            complete_later(std::forward<Handler>(h), std::exchange(deferred_ec_, {}), 0);
+            return;
+        }
         if (standing_ == standing::none) {
             socket.async_read_some(to, std::forward<Handler>(h));
             return;
@@ -220,7 +230,7 @@ private:
     // Copies what the standing read landed into the exchange's buffer. A full landing
     // array means the answer may go on in the socket: what is there already is read now
     // (one recv), so a response of up to a buffer still arrives as one read, as it does on
-    // a fresh connection.
+    // a fresh connection. An error that recv meets is kept for the next read.
     std::size_t deliver(asio::mutable_buffer to, std::size_t n) noexcept;
 
     /// Starts the standing read (the pool, when the connection comes back).
@@ -228,12 +238,13 @@ private:
     void on_landed(const asio::error_code& ec, std::size_t n);
 
     std::uint32_t refs_ = 0;
-    std::uint64_t pooled_epoch_ = 0;  // the pool's epoch when the standing read started
+    std::uint64_t pooled_seq_ = 0;  // the pool's count of gives when this one was pooled
     standing standing_ = standing::none;
     bool claimed_ = false;  // taken by an exchange since the standing read started
     bool dead_ = false;     // closed while pooled: skipped by take, erased by sweep
     std::size_t landed_n_ = 0;
     asio::error_code landed_ec_;
+    asio::error_code deferred_ec_;  // for the next read (deliver)
     asio::mutable_buffer target_;
     waiter waiter_;
     std::array<char, landing_bytes> landing_;
@@ -250,7 +261,7 @@ inline void conn_ref::reset() noexcept {
 
 class upstream_pool {
 public:
-    /// `io` runs the epoch handler (see the header comment); the pool must be destroyed
+    /// `io` runs the settling handler (see the header comment); the pool must be destroyed
     /// before `io` is, which destroys that handler without running it.
     explicit upstream_pool(asio::io_context& io) : io_{io} {}
     upstream_pool(const upstream_pool&) = delete;
@@ -278,9 +289,13 @@ private:
         std::shared_ptr<backend_state> state;  // keeps the key's object alive
         std::vector<conn_ref> idle;
     };
+    // Posts the handler that marks the connections pooled so far as settled.
+    void settle_after_queued();
+
     asio::io_context& io_;
-    std::uint64_t epoch_ = 1;
-    bool epoch_pending_ = false;  // a bump is queued
+    std::uint64_t given_ = 0;    // connections pooled so far (each one's pooled_seq_)
+    std::uint64_t settled_ = 0;  // those whose standing read's first completion has run
+    bool settle_pending_ = false;
     std::unordered_map<const backend_state*, entry> pools_;
 };
 
