@@ -103,6 +103,16 @@ class ErrorTableTest(E2E):
         r = get(self.lb.port, "/", {"X-User-Id": "k2"})
         self.assertEqual(r.status, 503)
         self.assertEqual(r.header("retry-after"), "1")
+        # The answer keeps an HTTP/1.1 connection (the request was read whole), and closes an
+        # HTTP/1.0 keep-alive one: it does not say keep-alive, so that client would not reuse it.
+        with Conn(self.lb.port) as c:
+            self.assertEqual(c.request("GET", "/", {"X-User-Id": "k4"}).status, 503)
+            self.assertFalse(c.is_closed(timeout=0.3))
+        with Conn(self.lb.port) as c:
+            c.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nX-User-Id: k5\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual((r.status, r.header("connection")), (503, "close"))
+            self.assertTrue(c.is_closed(timeout=5))
         # And it recovers once a backend answers again (back-off expires).
         revived = Backend("app-1", port=self.backends[0].port)
         self.backends.append(revived)

@@ -225,10 +225,11 @@ asio::awaitable<bool> session::serve_one() {
     msg_end_ = plan.body_end;  // where the request ends in `in` (once it was read whole)
     if (out.what == exchange::outcome::drop) co_return false;  // the client left
     // Our own answer closes too when the client asked for that (Connection: close, HTTP/1.0)
-    // or the worker is draining: RFC 9112 9.6.
+    // or the worker is draining: RFC 9112 9.6. The pre-rendered answers do not say
+    // keep-alive, so an HTTP/1.0 client, which would close on them anyway, is closed now.
     if (out.what == exchange::outcome::answer)
         co_return co_await reply_error(b, rec, out.status,
-                                       out.close_client || !client_keep_alive || worker_.draining());
+                                       out.close_client || !client_keep_alive || http10 || worker_.draining());
 
     // 5. The response, streamed to the client.
     http_parser& resp = ex.response();
