@@ -358,17 +358,24 @@ class EarlyAnswerTest(HostileE2E):
             c.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nX-User-Id: %s\r\nContent-Length: %d\r\n\r\n"
                    % (self.bad_key.encode(), size))
 
-            def upload():   # until ringlb stops taking it, then gives up
+            answered = threading.Event()
+
+            def upload():   # until ringlb stops taking it, or the answer is in
                 chunk = b"u" * (1 << 16)
                 try:
                     for _ in range(size // len(chunk)):
+                        if answered.is_set():
+                            break
                         c.sock.sendall(chunk)
                 except OSError:
                     pass
 
             sender = threading.Thread(target=upload, daemon=True)
             sender.start()
-            r = c.read_response()
+            try:
+                r = c.read_response()
+            finally:
+                answered.set()
             self.assertEqual((r.status, r.body), (413, b"too big\r\n"), r.raw_head)
             self.assertEqual(r.header("connection"), "close")
             sender.join(timeout=15)

@@ -67,7 +67,7 @@ ringlb::backend make_backend(const std::string& id) {
 
 class UpstreamPool : public ::testing::Test {
 protected:
-    // Runs until at least one handler ran, then whatever else is ready (the pool's epoch
+    // Runs until at least one handler ran, then whatever else is ready (the pool's settling
     // handler among them), even after the context ran out of work once.
     void run_one() {
         io.restart();
@@ -224,6 +224,36 @@ TEST_F(UpstreamPool, AnAnswerLargerThanTheLandingArrayArrivesAsOneRead) {
     ASSERT_TRUE(wait_readable(c->socket));
     run_one();
     EXPECT_EQ(got, answer.size());
+}
+
+TEST_F(UpstreamPool, AResetRightAfterAFullLandingIsReportedNotTakenForAnEnd) {
+    // The answer fills the landing array exactly and the backend resets: the extra recv
+    // that looks for more meets the reset, which the kernel reports once. The next read
+    // must report it; an end of stream would pass a cut body delimited by the close as
+    // complete.
+    pool.give(b, server.connect(), t0, 8);
+    conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
+    ASSERT_NE(c, nullptr);
+    std::vector<char> buf(16384);
+    std::size_t got = 0;
+    asio::error_code first_ec = asio::error::would_block, second_ec = asio::error::would_block;
+    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t n) {
+        first_ec = ec;
+        got = n;
+    });
+    asio::write(server.accepted[0], asio::buffer(std::string(ringlb::upstream_conn::landing_bytes, 'a')));
+    const linger reset{1, 0};
+    ::setsockopt(server.accepted[0].native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    server.accepted[0].close();
+    pollfd p{c->socket.native_handle(), POLLIN, 0};  // until the reset is there too
+    for (int i = 0; i < 200 && (p.revents & (POLLERR | POLLHUP)) == 0; ++i) ::poll(&p, 1, 10);
+    ASSERT_NE(p.revents & (POLLERR | POLLHUP), 0);
+    run_one();
+    EXPECT_FALSE(first_ec) << first_ec.message();
+    EXPECT_EQ(got, ringlb::upstream_conn::landing_bytes);
+    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t) { second_ec = ec; });
+    run_one();
+    EXPECT_EQ(second_ec, asio::error::connection_reset) << second_ec.message();
 }
 
 TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {

@@ -182,14 +182,20 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             }
         }
 
-        if (fault && fault->what == failure::timeout &&
-            (fault->phase == failure_phase::send || fault->phase == failure_phase::body)) {
-            // A backend that stopped reading may have answered early (a 413 or a 401 to an
-            // upload it will not take): that answer is relayed, not a 504. A standing read
-            // the deadline cancelled completes first, so the connection knows where its
-            // bytes are.
+        // A backend that stopped reading (the deadline) or reset the request (a failed write
+        // on a connection of our own: on a pooled one that is the backend closing it idle)
+        // may have answered early, a 413 or a 401 to an upload it will not take: that answer
+        // is relayed, not a 504 or a replay. A standing read the deadline cancelled
+        // completes first, so the connection knows where its bytes are. The backend may not
+        // have read all it was sent: the connection is not reused.
+        if (fault && (fault->phase == failure_phase::send || fault->phase == failure_phase::body) &&
+            (fault->what == failure::timeout ||
+             (!reused && (fault->what == failure::write_failed || fault->what == failure::write_cut)))) {
             if (conn_->watching()) co_await asio::post(worker_.io().get_executor(), asio::use_awaitable);
-            if (conn_->answer_waiting()) fault.reset();
+            if (conn_->answer_waiting()) {
+                fault.reset();
+                sent_whole_ = false;
+            }
         }
 
         if (!fault) {

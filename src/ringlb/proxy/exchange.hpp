@@ -118,7 +118,7 @@ private:
     std::unique_ptr<buffer> buf_;
     std::size_t head_end_ = 0;
     bool request_read_ = false;
-    bool sent_whole_ = true;  // every request byte read so far went to the backend
+    bool sent_whole_ = true;  // the backend is in step: it got (and read) the first write whole
 };
 
 }  // namespace ringlb

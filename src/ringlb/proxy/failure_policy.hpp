@@ -26,7 +26,7 @@
 //   is not a dead server.
 // - The client connection can survive an answer only when every byte of its request was
 //   read (the next request starts at a known byte): 502, 503 and 504 then keep it, unless
-//   the client asked to close or the worker drains (the session adds that). Client faults
+//   the client asked to close, is HTTP/1.0, or the worker drains (the session adds that). Client faults
 //   (400, 408, 413) always close it; a client that left gets nothing.
 // - A failover that finds no candidate left answers what its last failure would have been
 //   answered with had the budget been spent (502, 504), not 503: a backend did fail (the

@@ -20,7 +20,7 @@ std::size_t upstream_conn::deliver(asio::mutable_buffer to, std::size_t n) noexc
             ::recv(socket.native_handle(), static_cast<char*>(to.data()) + n, to.size() - n, MSG_DONTWAIT);
         if (more > 0)
             n += static_cast<std::size_t>(more);
-        else if (more < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        else if (more < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             deferred_ec_ = asio::error_code{errno, asio::error::get_system_category()};
         // (an end of stream stays in the socket for the next read)
     }
