@@ -198,6 +198,19 @@ class Response:
         return self.header("x-backend-id")
 
 
+def read_chunked(read_line, read_exact, take):
+    """Reads a chunked body with a connection's line and exact-size readers, handing each
+    chunk's data to `take`; the trailer section is read and dropped."""
+    while True:
+        size = int(read_line().split(b";")[0], 16)
+        if size == 0:
+            while read_line() != b"":
+                pass
+            return
+        take(read_exact(size))
+        read_exact(2)
+
+
 class Conn:
     """One client connection speaking HTTP/1.1 by hand (so tests control every byte)."""
 
@@ -259,14 +272,7 @@ class Conn:
                 body.append(data)
 
         if "chunked" in resp.header("transfer-encoding", "").lower():
-            while True:
-                n = int(self._read_line().split(b";")[0], 16)
-                if n == 0:
-                    while self._read_line() != b"":
-                        pass
-                    break
-                take(self._read_exact(n))
-                self._read_exact(2)
+            read_chunked(self._read_line, self._read_exact, take)
         elif resp.header("content-length") is not None:
             remaining = int(resp.header("content-length"))
             while remaining > 0:
@@ -576,14 +582,9 @@ class ScriptedConnection:
         lower = head.lower()
         body = b""
         if b"\r\ntransfer-encoding:" in lower and b"chunked" in lower:
-            while True:
-                size = int(self._read_line().split(b";")[0], 16)
-                if size == 0:
-                    while self._read_line() != b"":
-                        pass
-                    break
-                body += self._read_exact(size)
-                self._read_exact(2)
+            chunks = []
+            read_chunked(self._read_line, self._read_exact, chunks.append)
+            body = b"".join(chunks)
         else:
             for line in lower.split(b"\r\n"):
                 if line.startswith(b"content-length:"):

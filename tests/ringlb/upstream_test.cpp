@@ -84,6 +84,20 @@ protected:
         pool.give(b, std::move(c), t0, 8);
     }
 
+    // One read of a response through a connection; `ec` is would_block until it completes.
+    struct read_result {
+        std::vector<char> buf = std::vector<char>(16384);
+        asio::error_code ec = asio::error::would_block;
+        std::string got;
+    };
+    static void start_read(const conn_ref& c, read_result& r) {
+        r.ec = asio::error::would_block;
+        c->async_read_some(asio::buffer(r.buf), [&r](const asio::error_code& ec, std::size_t n) {
+            r.ec = ec;
+            r.got.assign(r.buf.data(), n);
+        });
+    }
+
     asio::io_context io{1};
     loopback_server server{io};
     ringlb::backend b = make_backend("app-1");
@@ -199,17 +213,12 @@ TEST_F(UpstreamPool, AWatchdogCancelWhileTheRequestIsWrittenLosesNothing) {
     asio::error_code ignored;
     c->socket.cancel(ignored);  // as the watchdog does, before the exchange reads
     run_one();
-    std::vector<char> buf(16384);
-    std::string got;
-    asio::error_code got_ec = asio::error::would_block;
-    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t n) {
-        got_ec = ec;
-        got.assign(buf.data(), n);
-    });
+    read_result r;
+    start_read(c, r);
     asio::write(server.accepted[0], asio::buffer(std::string{"late answer"}));
     run_one();
-    EXPECT_FALSE(got_ec) << got_ec.message() << ": the stale abort must not be the answer";
-    EXPECT_EQ(got, "late answer");
+    EXPECT_FALSE(r.ec) << r.ec.message() << ": the stale abort must not be the answer";
+    EXPECT_EQ(r.got, "late answer");
 }
 
 TEST_F(UpstreamPool, AnAnswerLargerThanTheLandingArrayArrivesAsOneRead) {
@@ -217,13 +226,12 @@ TEST_F(UpstreamPool, AnAnswerLargerThanTheLandingArrayArrivesAsOneRead) {
     conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
     ASSERT_NE(c, nullptr);
     const std::string answer(5000, 'a');
-    std::vector<char> buf(16384);
-    std::size_t got = 0;
-    c->async_read_some(asio::buffer(buf), [&](const asio::error_code&, std::size_t n) { got = n; });
+    read_result r;
+    start_read(c, r);
     asio::write(server.accepted[0], asio::buffer(answer));
     ASSERT_TRUE(wait_readable(c->socket));
     run_one();
-    EXPECT_EQ(got, answer.size());
+    EXPECT_EQ(r.got, answer);
 }
 
 TEST_F(UpstreamPool, AResetRightAfterAFullLandingIsReportedNotTakenForAnEnd) {
@@ -234,13 +242,8 @@ TEST_F(UpstreamPool, AResetRightAfterAFullLandingIsReportedNotTakenForAnEnd) {
     pool.give(b, server.connect(), t0, 8);
     conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
     ASSERT_NE(c, nullptr);
-    std::vector<char> buf(16384);
-    std::size_t got = 0;
-    asio::error_code first_ec = asio::error::would_block, second_ec = asio::error::would_block;
-    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t n) {
-        first_ec = ec;
-        got = n;
-    });
+    read_result r;
+    start_read(c, r);
     asio::write(server.accepted[0], asio::buffer(std::string(ringlb::upstream_conn::landing_bytes, 'a')));
     const linger reset{1, 0};
     ::setsockopt(server.accepted[0].native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
@@ -249,11 +252,11 @@ TEST_F(UpstreamPool, AResetRightAfterAFullLandingIsReportedNotTakenForAnEnd) {
     for (int i = 0; i < 200 && (p.revents & (POLLERR | POLLHUP)) == 0; ++i) ::poll(&p, 1, 10);
     ASSERT_NE(p.revents & (POLLERR | POLLHUP), 0);
     run_one();
-    EXPECT_FALSE(first_ec) << first_ec.message();
-    EXPECT_EQ(got, ringlb::upstream_conn::landing_bytes);
-    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t) { second_ec = ec; });
+    EXPECT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.got.size(), ringlb::upstream_conn::landing_bytes);
+    start_read(c, r);
     run_one();
-    EXPECT_EQ(second_ec, asio::error::connection_reset) << second_ec.message();
+    EXPECT_EQ(r.ec, asio::error::connection_reset) << r.ec.message();
 }
 
 TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {
@@ -261,30 +264,21 @@ TEST_F(UpstreamPool, TheStandingReadBecomesTheExchangesFirstRead) {
     conn_ref c = pool.take(b, server.endpoint(), t0 + 1ms, 60s, true);
     ASSERT_NE(c, nullptr);
     EXPECT_FALSE(c->stray());
-    std::vector<char> buf(16384);
-    std::string got;
-    asio::error_code got_ec = asio::error::would_block;
-    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t n) {
-        got_ec = ec;
-        got.assign(buf.data(), n);
-    });
+    read_result r;
+    start_read(c, r);
     io.restart();
     io.poll();
-    EXPECT_EQ(got_ec, asio::error::would_block);  // nothing yet: the exchange waits
+    EXPECT_EQ(r.ec, asio::error::would_block);  // nothing yet: the exchange waits
     asio::write(server.accepted[0], asio::buffer(std::string{"HTTP/1.1 204 No Content\r\n\r\n"}));
     run_one();
-    EXPECT_FALSE(got_ec);
-    EXPECT_EQ(got, "HTTP/1.1 204 No Content\r\n\r\n");
+    EXPECT_FALSE(r.ec);
+    EXPECT_EQ(r.got, "HTTP/1.1 204 No Content\r\n\r\n");
     // Later reads go to the socket.
-    got_ec = asio::error::would_block;
     asio::write(server.accepted[0], asio::buffer(std::string{"more"}));
-    c->async_read_some(asio::buffer(buf), [&](const asio::error_code& ec, std::size_t n) {
-        got_ec = ec;
-        got.assign(buf.data(), n);
-    });
+    start_read(c, r);
     run_one();
-    EXPECT_FALSE(got_ec);
-    EXPECT_EQ(got, "more");
+    EXPECT_FALSE(r.ec);
+    EXPECT_EQ(r.got, "more");
 }
 
 TEST_F(UpstreamPool, AnAnswerThatLandsBeforeTheExchangeAsksIsKeptForIt) {

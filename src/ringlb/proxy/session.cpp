@@ -228,8 +228,8 @@ asio::awaitable<bool> session::serve_one() {
     // or the worker is draining: RFC 9112 9.6. The pre-rendered answers do not say
     // keep-alive, so an HTTP/1.0 client, which would close on them anyway, is closed now.
     if (out.what == exchange::outcome::answer)
-        co_return co_await reply_error(b, rec, out.status,
-                                       out.close_client || !client_keep_alive || http10 || worker_.draining());
+        co_return co_await reply_error(
+            b, rec, out.status, out.close_client || !client_keep_alive || http10 || worker_.draining());
 
     // 5. The response, streamed to the client.
     http_parser& resp = ex.response();
@@ -260,7 +260,7 @@ asio::awaitable<bool> session::serve_one() {
         finish(rec);
         co_return false;
     }
-    ex.finish(st.backend_reusable && ex.request_read());
+    ex.finish(st.backend_reusable);
     finish(rec);
     // A backend that answered before the body was all read (a 413, a 401): the rest of the
     // body is unread, and closing at once would send an RST that can destroy the answer.

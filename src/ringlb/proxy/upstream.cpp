@@ -6,10 +6,17 @@
 
 namespace ringlb {
 
-bool upstream_conn::quiet() noexcept {
+// One byte's look at the socket, taking nothing: > 0 bytes wait, 0 the end of stream, < 0
+// nothing (EAGAIN) or an error.
+namespace {
+ssize_t peek(int fd) noexcept {
     char c;
-    const ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+}
+}  // namespace
+
+bool upstream_conn::quiet() noexcept {
+    return peek(socket.native_handle()) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 std::size_t upstream_conn::deliver(asio::mutable_buffer to, std::size_t n) noexcept {
@@ -29,8 +36,7 @@ std::size_t upstream_conn::deliver(asio::mutable_buffer to, std::size_t n) noexc
 
 bool upstream_conn::answer_waiting() noexcept {
     if (standing_ == standing::landed) return !landed_ec_ && landed_n_ > 0;
-    char c;
-    return ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return peek(socket.native_handle()) > 0;
 }
 
 void upstream_conn::watch() {
