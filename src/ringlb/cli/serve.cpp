@@ -1,10 +1,12 @@
 // serve_main: the wiring of `ringlb serve`. The main thread is the control thread: it loads
-// the config (control/reload), starts the workers (proxy/worker), and on SIGHUP builds the
-// next bundle off the hot path and posts it to them; workers never wait on it.
+// the config, hands it to the controller (control/controller: membership, resolution,
+// publication, health checks), starts the workers (proxy/worker) on the first bundle, and
+// on SIGHUP applies the re-read config; bundles are posted to the workers, which never wait
+// on the control thread.
 #include "ringlb/cli/serve.hpp"
 
 #include "ringlb/config/config.hpp"
-#include "ringlb/control/reload.hpp"
+#include "ringlb/control/controller.hpp"
 #include "ringlb/proxy/access_log.hpp"
 #include "ringlb/proxy/worker.hpp"
 
@@ -16,16 +18,13 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 namespace ringlb {
 
 namespace {
-
-void print(const std::vector<std::string>& lines) {
-    for (const std::string& l : lines) std::fprintf(stderr, "%s\n", l.c_str());
-}
 
 // Each client and backend connection is a descriptor: take the hard limit, as nginx's
 // worker_rlimit_nofile would, so max_connections is not silently capped by a default of 1024.
@@ -63,14 +62,25 @@ std::string fingerprint_of(const bundle& b) {
     return hex;
 }
 
+void log_line(const std::string& line) { std::fprintf(stderr, "ringlb: %s\n", line.c_str()); }
+
 class control {
 public:
-    control(std::string path, std::shared_ptr<const config> cfg, std::shared_ptr<const bundle> b)
-        : path_{std::move(path)}, cfg_{std::move(cfg)}, current_{std::move(b)} {}
+    control(std::string path, std::shared_ptr<const config> cfg) : path_{std::move(path)}, first_cfg_{std::move(cfg)} {}
 
     int run(std::unique_ptr<access_log> log) {
-        const config& cfg = *cfg_;
+        const config& cfg = *first_cfg_;
         log_ = std::move(log);
+        // The first bundle: names resolve on the control loop, bounded by timeouts.resolve.
+        std::optional<std::pair<bool, std::string>> first;
+        controller_.apply(first_cfg_, [&](bool ok, const std::string& why) { first.emplace(ok, why); });
+        while (!first) io_.run_one();
+        io_.restart();  // running out of work on the way stopped the loop; run() needs it live
+        if (!first->first) {
+            std::fprintf(stderr, "%s: %s\n", path_.c_str(), first->second.c_str());
+            controller_.stop();
+            return 1;
+        }
         const unsigned n =
             cfg.server.workers != 0 ? cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
         asio::ip::tcp::endpoint at;
@@ -78,25 +88,28 @@ public:
         if (!resolve_listen(cfg.server.listen, at, error)) {
             std::fprintf(stderr, "ringlb: cannot resolve listen address %s: %s\n",
                          cfg.server.listen.host.c_str(), error.c_str());
+            controller_.stop();
             return 1;
         }
         try {
             for (unsigned i = 0; i < n; ++i) {
-                workers_.push_back(std::make_unique<worker>(i, n, current_, log_.get()));
+                workers_.push_back(std::make_unique<worker>(i, n, controller_.current(), log_.get()));
                 workers_.back()->listen(at);
             }
         } catch (const std::exception& e) {
             std::fprintf(stderr, "ringlb: cannot listen on %s:%u: %s\n", cfg.server.listen.host.c_str(),
                          cfg.server.listen.port, e.what());
+            controller_.stop();
             return 1;
         }
         asio::signal_set signals{io_, SIGTERM, SIGINT, SIGHUP};
         wait_signal(signals);
         for (auto& w : workers_) threads_.emplace_back([&w = *w] { w.run(); });
+        const bundle& b = *controller_.current();
         std::fprintf(
             stderr, "ringlb: serving on %s:%u with %u workers, %zu backends (%s, placement fingerprint %s)\n",
-            cfg.server.listen.host.c_str(), cfg.server.listen.port, n, current_->routing->backends().size(),
-            std::string(chash::to_string(cfg.routing.algorithm)).c_str(), fingerprint_of(*current_).c_str());
+            cfg.server.listen.host.c_str(), cfg.server.listen.port, n, b.routing->backends().size(),
+            std::string(chash::to_string(cfg.routing.algorithm)).c_str(), fingerprint_of(b).c_str());
         io_.run();
         for (auto& t : threads_) t.join();
         workers_.clear();
@@ -114,36 +127,50 @@ private:
                 wait_signal(signals);
                 return;
             }
-            const auto grace = cfg_->timeouts.shutdown_grace;
+            const auto grace = controller_.cfg()->timeouts.shutdown_grace;
             std::fprintf(stderr, "ringlb: %s: draining (grace %lld ms)\n",
                          sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(grace.count()));
             for (auto& w : workers_) w->drain(grace);
+            controller_.stop();
             signals.cancel();  // the control loop ends; run() joins the workers
         });
     }
 
     void reload() {
-        load_result r = load_bundle(path_, cfg_.get(), current_.get());
-        if (!r.next) {
+        config_result r = load_config(path_);
+        if (!r.errors.empty()) {
             std::fprintf(stderr, "ringlb: reload of %s failed; keeping the running config\n", path_.c_str());
-            print(r.messages);
+            for (const config_error& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
             return;
         }
-        for (const std::string& note : r.messages) std::fprintf(stderr, "ringlb: reload: %s\n", note.c_str());
-        cfg_ = std::move(r.cfg);
-        current_ = std::move(r.next);
-        for (auto& w : workers_) w->publish(current_);
-        std::fprintf(stderr, "ringlb: reloaded %s: %zu backends, generation %llu, placement fingerprint %s\n",
-                     path_.c_str(), current_->routing->backends().size(),
-                     static_cast<unsigned long long>(current_->generation),
-                     fingerprint_of(*current_).c_str());
+        auto cfg = std::make_shared<const config>(std::move(*r.value));
+        const config& running = *controller_.cfg();
+        if (!(cfg->server.listen == running.server.listen) || cfg->server.workers != running.server.workers ||
+            cfg->log.access != running.log.access)
+            std::fprintf(stderr, "ringlb: reload: [server] and [log] changes take effect on restart\n");
+        controller_.apply(std::move(cfg), [this](bool ok, const std::string& why) {
+            if (!ok) {
+                std::fprintf(stderr, "ringlb: reload of %s failed; keeping the running config\n%s: %s\n",
+                             path_.c_str(), path_.c_str(), why.c_str());
+                return;
+            }
+            const bundle& b = *controller_.current();
+            std::fprintf(stderr, "ringlb: reloaded %s: %zu backends, generation %llu, placement fingerprint %s (%s)\n",
+                         path_.c_str(), b.routing->backends().size(), static_cast<unsigned long long>(b.generation),
+                         fingerprint_of(b).c_str(), why.c_str());
+        });
+    }
+
+    void publish(std::shared_ptr<const bundle> b) {
+        for (auto& w : workers_) w->publish(b);
     }
 
     std::string path_;
-    std::shared_ptr<const config> cfg_;
-    std::shared_ptr<const bundle> current_;
+    std::shared_ptr<const config> first_cfg_;
     std::unique_ptr<access_log> log_;
     asio::io_context io_{1};
+    controller controller_{io_, {.publish = [this](std::shared_ptr<const bundle> b) { publish(std::move(b)); },
+                                 .log = log_line}};
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;
 };
@@ -152,19 +179,20 @@ private:
 
 int serve_main(const std::string& config_path) {
     std::signal(SIGPIPE, SIG_IGN);
-    load_result r = load_bundle(config_path, nullptr, nullptr);
-    if (!r.next) {
-        print(r.messages);
+    config_result r = load_config(config_path);
+    if (!r.errors.empty()) {
+        for (const config_error& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
         return 1;
     }
+    auto cfg = std::make_shared<const config>(std::move(*r.value));
     raise_fd_limit();
     std::string error;
-    auto log = access_log::open(r.cfg->log.access, error);
-    if (!log && r.cfg->log.access != "off") {
+    auto log = access_log::open(cfg->log.access, error);
+    if (!log && cfg->log.access != "off") {
         std::fprintf(stderr, "ringlb: %s\n", error.c_str());
         return 1;
     }
-    control c{config_path, std::move(r.cfg), std::move(r.next)};
+    control c{config_path, std::move(cfg)};
     return c.run(std::move(log));
 }
 

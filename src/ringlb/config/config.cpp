@@ -3,6 +3,7 @@
 // `ringlb check` can list all of them in one run instead of one per edit.
 #include "ringlb/config/config.hpp"
 
+#include "ringlb/common/text.hpp"
 #include "ringlb/config/values.hpp"
 
 #include <toml++/toml.h>
@@ -42,29 +43,51 @@ constexpr std::uint32_t maglev_table_size = chash::options{}.table_size;
 constexpr std::size_t ketama_points_per_server = 160;
 
 using keys = std::span<const std::string_view>;
-constexpr std::array<std::string_view, 6> top_keys{"server", "routing", "timeouts",
-                                                   "limits", "log",     "backends"};
+constexpr std::array<std::string_view, 7> top_keys{"server", "routing", "timeouts", "limits",
+                                                   "health", "log",     "backends"};
 constexpr std::array<std::string_view, 2> server_keys{"listen", "workers"};
-constexpr std::array<std::string_view, 6> routing_keys{"algorithm",      "hash_key", "vnodes",
-                                                       "balance_factor", "retries",  "keyless"};
-constexpr std::array<std::string_view, 6> timeouts_keys{"connect", "client_header", "backend_response",
-                                                        "idle",    "linger",        "shutdown_grace"};
+constexpr std::array<std::string_view, 10> routing_keys{
+    "algorithm",  "hash_key",     "vnodes",
+    "balance_factor", "retries",  "keyless",
+    "slow_start", "drain_window", "previous_owner_header",
+    "previous_owner_window"};
+constexpr std::array<std::string_view, 7> timeouts_keys{"connect", "client_header",  "backend_response", "idle",
+                                                        "linger",  "shutdown_grace", "resolve"};
 constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
                                                       "idle_backend_connections"};
+// A backend's own `health` table takes the check keys; the panic keys are pool-wide.
+constexpr std::array<std::string_view, 13> check_keys_list{
+    "check",  "interval", "fast_interval", "down_interval", "timeout",     "rise",       "fall",
+    "method", "path",     "host",          "expect_status", "expect_body", "passive_5xx"};
+constexpr std::array<std::string_view, 15> health_keys{
+    "check", "interval",      "fast_interval", "down_interval", "timeout",         "rise",
+    "fall",  "method",        "path",          "host",          "expect_status",   "expect_body",
+    "passive_5xx",            "panic_threshold",                "panic"};
 constexpr std::array<std::string_view, 1> log_keys{"access"};
-constexpr std::array<std::string_view, 3> backend_keys{"id", "address", "weight"};
+constexpr std::array<std::string_view, 5> backend_keys{"id", "address", "weight", "state", "health"};
 
 struct section_keys {
     std::string_view section;
     keys names;
 };
 // For "this key belongs in another section" hints.
-constexpr std::array<section_keys, 6> all_sections{{{"[server]", server_keys},
+constexpr std::array<section_keys, 7> all_sections{{{"[server]", server_keys},
                                                     {"[routing]", routing_keys},
                                                     {"[timeouts]", timeouts_keys},
                                                     {"[limits]", limits_keys},
+                                                    {"[health]", health_keys},
                                                     {"[log]", log_keys},
                                                     {"[[backends]]", backend_keys}}};
+
+// Health checks: bounds that keep a typo from checking in a busy loop or never.
+constexpr duration min_check_interval{10};
+constexpr std::int64_t max_rise_fall = 100;
+constexpr std::size_t max_check_path = 1024;
+constexpr std::size_t max_expect_body = 1024;
+
+bool is_token(std::string_view s) noexcept {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(c); });
+}
 
 std::string_view type_name(const toml::node& n) noexcept {
     switch (n.type()) {
@@ -119,6 +142,7 @@ public:
         if (const auto* t = section(root, "routing")) read_routing(*t);
         if (const auto* t = section(root, "timeouts")) read_timeouts(*t);
         if (const auto* t = section(root, "limits")) read_limits(*t);
+        if (const auto* t = section(root, "health")) read_health(*t);
         if (const auto* t = section(root, "log")) read_log(*t);
         read_backends(root);
         check_placement();
@@ -289,6 +313,85 @@ private:
         return true;
     }
 
+    bool read_bool(const toml::table& t, std::string_view key, std::string_view path, bool& out) {
+        const toml::node* n = t.get(key);
+        if (n == nullptr) return false;
+        const auto* v = n->as_boolean();
+        if (v == nullptr) {
+            error(n->source(), std::string{path} + " must be true or false, not " + std::string{type_name(*n)});
+            return false;
+        }
+        out = v->get();
+        return true;
+    }
+
+    // The keys of an active check, from [health] or a backend's `health` table (`prefix`
+    // names it in messages), over the values already in `out`.
+    void read_check(const toml::table& t, const std::string& prefix, health_check_config& out) {
+        const auto path = [&](std::string_view key) { return prefix + "." + std::string{key}; };
+        read_parsed(t, "check", path("check"), parse_check_kind, out.check);
+        read_duration(t, "interval", path("interval"), min_check_interval, out.interval);
+        read_duration(t, "fast_interval", path("fast_interval"), min_check_interval, out.fast_interval);
+        read_duration(t, "down_interval", path("down_interval"), min_check_interval, out.down_interval);
+        read_duration(t, "timeout", path("timeout"), duration{1}, out.timeout);
+        read_integer(t, "rise", path("rise"), 1, max_rise_fall, out.rise);
+        read_integer(t, "fall", path("fall"), 1, max_rise_fall, out.fall);
+        if (const std::string* m = read_string(t, "method", path("method"))) {
+            if (!is_token(*m) || m->size() > 32)
+                error(t.get("method")->source(), path("method") + " \"" + *m + "\" is not an HTTP method token");
+            else
+                out.method = *m;
+        }
+        if (const std::string* p = read_string(t, "path", path("path"))) {
+            const bool printable = std::all_of(p->begin(), p->end(), [](char c) {
+                const auto u = static_cast<unsigned char>(c);
+                return u > 0x20 && u < 0x7f;
+            });
+            if (p->empty() || (*p)[0] != '/' || p->size() > max_check_path || !printable)
+                error(t.get("path")->source(), path("path") + " must start with / and hold at most " +
+                                                   std::to_string(max_check_path) +
+                                                   " visible characters, no spaces");
+            else
+                out.path = *p;
+        }
+        if (const std::string* h = read_string(t, "host", path("host"))) {
+            const bool clean = std::all_of(h->begin(), h->end(), [](char c) {
+                const auto u = static_cast<unsigned char>(c);
+                return u > 0x20 && u < 0x7f;
+            });
+            if (h->size() > 255 || !clean)
+                error(t.get("host")->source(), path("host") + " must be at most 255 visible characters");
+            else
+                out.host = *h;
+        }
+        read_parsed(t, "expect_status", path("expect_status"), parse_status_ranges, out.expect_status);
+        if (const std::string* b = read_string(t, "expect_body", path("expect_body"))) {
+            if (b->size() > max_expect_body)
+                error(t.get("expect_body")->source(),
+                      path("expect_body") + " is longer than " + std::to_string(max_expect_body) + " bytes");
+            else
+                out.expect_body = *b;
+        }
+        read_bool(t, "passive_5xx", path("passive_5xx"), out.passive_5xx);
+        if (out.timeout > out.interval && t.get("timeout") != nullptr)
+            warn(t.get("timeout")->source(), path("timeout") + " is longer than " + path("interval") +
+                                                 ": a slow check delays the next one");
+    }
+
+    void read_health(const toml::table& t) {
+        read_check(t, "health", cfg_.health.defaults);
+        read_parsed(t, "panic", "health.panic", parse_panic_mode, cfg_.health.panic);
+        if (const toml::node* n = t.get("panic_threshold")) {
+            const auto v = n->value<double>();
+            if (!v || n->is_boolean() || n->is_string())
+                error(n->source(), "health.panic_threshold must be a number, not " + std::string{type_name(*n)});
+            else if (!std::isfinite(*v) || *v < 0.0 || *v > 1.0)
+                error(n->source(), "health.panic_threshold must be a share in 0..1 (0 = never panic), e.g. 0.5");
+            else
+                cfg_.health.panic_threshold = *v;
+        }
+    }
+
     void read_server(const toml::table& t) {
         read_parsed(t, "listen", "server.listen", parse_endpoint_checked, cfg_.server.listen);
         read_integer(t, "workers", "server.workers", 0, max_workers, cfg_.server.workers);
@@ -304,6 +407,25 @@ private:
                      t.get("vnodes") == nullptr;
         read_integer(t, "retries", "routing.retries", 0, max_retries, cfg_.routing.retries);
         read_parsed(t, "keyless", "routing.keyless", parse_keyless, cfg_.routing.keyless);
+        read_duration(t, "slow_start", "routing.slow_start", duration{0}, cfg_.routing.slow_start);
+        read_duration(t, "drain_window", "routing.drain_window", duration{0}, cfg_.routing.drain_window);
+        read_duration(t, "previous_owner_window", "routing.previous_owner_window", duration{0},
+                      cfg_.routing.previous_owner_window);
+        if (const std::string* h = read_string(t, "previous_owner_header", "routing.previous_owner_header")) {
+            // Never a header that frames or routes the message: the proxy adds this one itself.
+            static constexpr std::array<std::string_view, 8> reserved{
+                "host",    "content-length",    "transfer-encoding", "connection",
+                "upgrade", "x-forwarded-for", "x-forwarded-proto", "te"};
+            const bool taken = std::any_of(reserved.begin(), reserved.end(),
+                                           [&](std::string_view r) { return iequals(r, *h); });
+            if (!h->empty() && (!is_token(*h) || h->size() > 64 || taken))
+                error(t.get("previous_owner_header")->source(),
+                      "routing.previous_owner_header \"" + *h +
+                          "\" must be a header name token of at most 64 characters that ringlb does not "
+                          "set or frame messages with (empty = off), e.g. \"X-Previous-Owner\"");
+            else
+                cfg_.routing.previous_owner_header = *h;
+        }
         if (const toml::node* n = t.get("balance_factor")) {
             const auto c = n->value<double>();  // integers convert: balance_factor = 2
             if (!c || n->is_boolean() || n->is_string()) {
@@ -332,6 +454,7 @@ private:
         // 0 is meaningful here: close everything at once on SIGTERM.
         read_duration(t, "shutdown_grace", "timeouts.shutdown_grace", duration{0},
                       cfg_.timeouts.shutdown_grace);
+        read_duration(t, "resolve", "timeouts.resolve", one_ms, cfg_.timeouts.resolve);
     }
 
     void read_limits(const toml::table& t) {
@@ -430,6 +553,17 @@ private:
             } else {
                 ok = ok && t->get("weight") == nullptr;
                 weight_at_.push_back(item.source());
+            }
+            read_parsed(*t, "state", join(path, "state"), parse_admin_state, b.state);
+            b.health = cfg_.health.defaults;
+            if (const toml::node* h = t->get("health")) {
+                if (const toml::table* ht = h->as_table()) {
+                    check_keys(*ht, "a backend's health table", check_keys_list);
+                    read_check(*ht, join(path, "health"), b.health);
+                } else {
+                    error(h->source(), join(path, "health") + " must be a table of check keys, not " +
+                                           std::string{type_name(*h)});
+                }
             }
             if (ok) cfg_.backends.push_back(std::move(b));
             all_backends_ok_ = all_backends_ok_ && ok;

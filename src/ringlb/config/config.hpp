@@ -45,6 +45,46 @@ struct routing_config {
     double balance_factor = 1.25;  ///< 0 = bounded loads off; otherwise > 1
     unsigned retries = 2;
     keyless_policy keyless = keyless_policy::least_loaded;
+    duration slow_start{0};    ///< hand a returning backend its keys over this window; 0 = at once
+    duration drain_window{0};  ///< hand a draining backend's keys away over this window; 0 = at once
+    std::string previous_owner_header;   ///< names the key's previous owner; empty = off
+    duration previous_owner_window{60000};  ///< how long after a change the header is sent
+};
+
+/// An active health check (the [health] defaults, or a backend's own `health` table).
+enum class check_kind : std::uint8_t { none, tcp, http };
+
+/// An inclusive range of expected HTTP statuses.
+struct status_range {
+    int lo = 200;
+    int hi = 399;
+    friend bool operator==(const status_range&, const status_range&) = default;
+};
+
+struct health_check_config {
+    check_kind check = check_kind::none;
+    duration interval{2000};       ///< between checks while the state is steady
+    duration fast_interval{500};   ///< while a state change is under way (after one result)
+    duration down_interval{3000};  ///< while the backend is down
+    duration timeout{1000};        ///< a check that takes longer failed
+    unsigned rise = 2;             ///< consecutive successes that bring a down backend up
+    unsigned fall = 3;             ///< consecutive failures that take an up backend down
+    std::string method = "GET";
+    std::string path = "/";
+    std::string host;  ///< the Host header; empty = the backend's address
+    std::vector<status_range> expect_status{status_range{}};
+    std::string expect_body;  ///< a substring the body must hold; empty = any body
+    bool passive_5xx = false;  ///< a 5xx answer to client traffic counts as a failed check
+    friend bool operator==(const health_check_config&, const health_check_config&) = default;
+};
+
+/// What selection does when too few backends are healthy.
+enum class panic_mode : std::uint8_t { fail_open, fail_closed };
+
+struct health_config {
+    health_check_config defaults;
+    double panic_threshold = 0.5;  ///< below this share healthy, panic; 0 = never
+    panic_mode panic = panic_mode::fail_open;
 };
 
 struct timeouts_config {
@@ -54,6 +94,7 @@ struct timeouts_config {
     duration idle{60000};
     duration linger{2000};  ///< reading off unread input after an error, before close
     duration shutdown_grace{10000};
+    duration resolve{5000};  ///< a backend name that takes longer to resolve failed
 };
 
 struct limits_config {
@@ -67,10 +108,17 @@ struct log_config {
     std::string access = "stdout";  ///< "stdout" | "off" | a file path
 };
 
+/// An operator's word on a backend: serving, draining (no new keys), or maintenance
+/// (no new keys, no checks).
+enum class admin_state : std::uint8_t { ready, drain, maintenance };
+
 struct backend_config {
     std::string id;
     endpoint address;
     std::uint32_t weight = 1;
+    admin_state state = admin_state::ready;
+    health_check_config health;  ///< [health] with the backend's own `health` table over it
+    friend bool operator==(const backend_config&, const backend_config&) = default;
 };
 
 struct config {
@@ -78,6 +126,7 @@ struct config {
     routing_config routing;
     timeouts_config timeouts;
     limits_config limits;
+    health_config health;
     log_config log;
     std::vector<backend_config> backends;
 };

@@ -248,6 +248,60 @@ parsed<keyless_policy> parse_keyless(std::string_view text) {
                   text, names));
 }
 
+parsed<check_kind> parse_check_kind(std::string_view text) {
+    static constexpr std::array<std::string_view, 3> names{"none", "tcp", "http"};
+    if (text == names[0]) return {check_kind::none, {}};
+    if (text == names[1]) return {check_kind::tcp, {}};
+    if (text == names[2]) return {check_kind::http, {}};
+    return parsed<check_kind>::fail(
+        with_hint("unknown check " + quoted(text) + "; expected none, tcp or http", text, names));
+}
+
+parsed<panic_mode> parse_panic_mode(std::string_view text) {
+    static constexpr std::array<std::string_view, 2> names{"fail-open", "fail-closed"};
+    if (text == names[0]) return {panic_mode::fail_open, {}};
+    if (text == names[1]) return {panic_mode::fail_closed, {}};
+    return parsed<panic_mode>::fail(
+        with_hint("unknown panic mode " + quoted(text) + "; expected fail-open or fail-closed", text, names));
+}
+
+parsed<admin_state> parse_admin_state(std::string_view text) {
+    static constexpr std::array<std::string_view, 3> names{"ready", "drain", "maintenance"};
+    if (text == names[0]) return {admin_state::ready, {}};
+    if (text == names[1]) return {admin_state::drain, {}};
+    if (text == names[2]) return {admin_state::maintenance, {}};
+    return parsed<admin_state>::fail(
+        with_hint("unknown state " + quoted(text) + "; expected ready, drain or maintenance", text, names));
+}
+
+parsed<std::vector<status_range>> parse_status_ranges(std::string_view text) {
+    using result = parsed<std::vector<status_range>>;
+    const auto number = [](std::string_view t, int& out) {
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+        return ec == std::errc{} && end == t.data() + t.size() && out >= 100 && out <= 599;
+    };
+    std::vector<status_range> out;
+    std::string_view rest = text;
+    while (true) {
+        const std::size_t comma = rest.find(',');
+        std::string_view item = trim(rest.substr(0, comma));
+        const std::size_t dash = item.find('-');
+        status_range r;
+        const bool ok = dash == std::string_view::npos
+                            ? number(item, r.lo) && number(item, r.hi)
+                            : number(trim(item.substr(0, dash)), r.lo) && number(trim(item.substr(dash + 1)), r.hi);
+        if (!ok || r.lo > r.hi) {
+            return result::fail("expected statuses " + quoted(text) +
+                                " are invalid: use statuses in 100..599 and ranges, e.g. \"200-399\" or "
+                                "\"200,204\"");
+        }
+        out.push_back(r);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+    }
+    return {std::move(out), {}};
+}
+
 parsed<chash::kind> parse_serving_algorithm(std::string_view text) {
     static constexpr std::array<std::string_view, 5> names{"ring", "ketama", "maglev", "rendezvous",
                                                            "modulo"};
@@ -285,6 +339,44 @@ std::string to_string(const hash_key_rule& rule) {
             return "client_ip";
     }
     return "?";
+}
+
+std::string_view to_string(check_kind kind) noexcept {
+    switch (kind) {
+        case check_kind::none:
+            return "none";
+        case check_kind::tcp:
+            return "tcp";
+        case check_kind::http:
+            return "http";
+    }
+    return "?";
+}
+
+std::string_view to_string(panic_mode mode) noexcept {
+    return mode == panic_mode::fail_open ? "fail-open" : "fail-closed";
+}
+
+std::string_view to_string(admin_state state) noexcept {
+    switch (state) {
+        case admin_state::ready:
+            return "ready";
+        case admin_state::drain:
+            return "drain";
+        case admin_state::maintenance:
+            return "maintenance";
+    }
+    return "?";
+}
+
+std::string to_string(const std::vector<status_range>& ranges) {
+    std::string s;
+    for (const status_range& r : ranges) {
+        if (!s.empty()) s += ',';
+        s += std::to_string(r.lo);
+        if (r.hi != r.lo) s += '-' + std::to_string(r.hi);
+    }
+    return s;
 }
 
 std::string_view to_string(keyless_policy policy) noexcept {

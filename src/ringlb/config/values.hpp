@@ -47,6 +47,15 @@ struct parsed {
 /// least-loaded | round-robin | reject
 [[nodiscard]] parsed<keyless_policy> parse_keyless(std::string_view text);
 
+/// none | tcp | http
+[[nodiscard]] parsed<check_kind> parse_check_kind(std::string_view text);
+/// fail-open | fail-closed
+[[nodiscard]] parsed<panic_mode> parse_panic_mode(std::string_view text);
+/// ready | drain | maintenance
+[[nodiscard]] parsed<admin_state> parse_admin_state(std::string_view text);
+/// "200", "200-399", "200-299,404": statuses in 100..599, each range lo <= hi.
+[[nodiscard]] parsed<std::vector<status_range>> parse_status_ranges(std::string_view text);
+
 /// An algorithm ringlb can serve with (every chash kind but jump, which cannot remove an
 /// arbitrary backend); the error for "jump" says why.
 [[nodiscard]] parsed<chash::kind> parse_serving_algorithm(std::string_view text);
@@ -55,6 +64,10 @@ struct parsed {
 [[nodiscard]] std::string to_string(const endpoint& e);
 [[nodiscard]] std::string to_string(const hash_key_rule& rule);
 [[nodiscard]] std::string_view to_string(keyless_policy policy) noexcept;
+[[nodiscard]] std::string_view to_string(check_kind kind) noexcept;
+[[nodiscard]] std::string_view to_string(panic_mode mode) noexcept;
+[[nodiscard]] std::string_view to_string(admin_state state) noexcept;
+[[nodiscard]] std::string to_string(const std::vector<status_range>& ranges);
 [[nodiscard]] std::string format_duration(duration d);
 [[nodiscard]] std::string format_size(std::uint64_t bytes);
 

@@ -38,8 +38,10 @@ namespace ringlb {
 [[nodiscard]] bool is_absolute_form(std::string_view target) noexcept;
 
 /// Appends the head to send to the backend (request line, headers, blank line) to `out`.
+/// Every header named `strip` (case-insensitive) is left out: one ringlb sets itself, which
+/// a client must not be able to forge.
 void build_backend_request(const http_parser& req, std::string_view client_ip, std::string_view scheme,
-                           std::string& out);
+                           std::string& out, std::string_view strip = {});
 
 struct response_options {
     bool close = false;              ///< ringlb closes the client connection after this response

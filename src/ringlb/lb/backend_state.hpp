@@ -5,16 +5,28 @@
 //   if (st->eligible(now)) { st->begin_request(); ...; st->end_request(); }
 //   st->record_failure(now);     // connect refused: down for 1s, 2s, 4s ... 30s
 //   st->record_success();        // an answer: up again, back-off reset
+//   st->set_mode(backend_mode::slow_start, now, 60s);   // control thread only
+//   if (st->admits(handover_hash(h), now, panic)) ...   // selection
 //
 // Health never rebuilds the ring: selection skips a backend that is down, so its keys go to
 // their next candidates and come back unchanged when it answers again. The state outlives
 // reloads for a backend whose id stays (the control thread hands the same object to the new
 // snapshot), so a reload neither forgets a failure nor zeroes in-flight counts.
 //
-// Thread-safety: all members are relaxed atomics written by any worker; `id` is immutable.
+// Two kinds of health meet here. The passive back-off (record_failure) is written by any
+// worker the moment real traffic fails, and skips the backend for a growing back-off. The
+// mode (up, slow start, draining, maintenance, down) is the control thread's verdict: the
+// active checks' state machine, the operator's state, and the ramps of slow start and drain
+// windows (lb/ramp.hpp); workers only read it.
+//
+// Thread-safety: all members are atomics: counters relaxed, written by any worker; the mode
+// and its ramp written by the control thread only, the mode last with release order and
+// read first with acquire, so a reader that sees a mode sees its ramp. `id` is immutable.
 // Each object sits on its own cache line pair so workers bumping counters of different
 // backends do not false-share.
 #pragma once
+
+#include "ringlb/lb/ramp.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,10 +34,45 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ringlb {
 
 using steady_clock = std::chrono::steady_clock;
+
+/// The control thread's verdict on a backend, as selection applies it.
+enum class backend_mode : std::uint8_t {
+    up,           ///< takes its keys
+    slow_start,   ///< takes the keys its ramp has reached; the rest stay with their next candidate
+    draining,     ///< takes no new keys (or, in a drain window, those its ramp has not reached)
+    maintenance,  ///< takes nothing; not checked
+    down,         ///< failed its checks; takes nothing unless the pool panics open
+};
+
+/// "up", "slow-start", ... for logs.
+[[nodiscard]] constexpr std::string_view to_string(backend_mode m) noexcept {
+    switch (m) {
+        case backend_mode::up:
+            return "up";
+        case backend_mode::slow_start:
+            return "slow-start";
+        case backend_mode::draining:
+            return "draining";
+        case backend_mode::maintenance:
+            return "maintenance";
+        case backend_mode::down:
+            return "down";
+    }
+    return "?";
+}
+
+/// What selection does about health when few backends are healthy (set by the control
+/// thread on load_totals::panic).
+enum class panic_state : std::uint8_t {
+    none,         ///< health verdicts apply
+    fail_open,    ///< verdicts of `down` are ignored: every key goes to its owner
+    fail_closed,  ///< nothing is selected: requests get 503
+};
 
 /// Pool-wide sums that bounded loads needs on every keyed request, kept up to date by the
 /// backend_states that share it, so a selection reads two counters instead of scanning
@@ -37,6 +84,10 @@ using steady_clock = std::chrono::steady_clock;
 struct load_totals {
     alignas(64) std::atomic<std::uint64_t> in_flight{0};
     alignas(64) std::atomic<std::int32_t> down{0};  // signed: a stale decrement may dip below 0
+    /// Weighted backends whose mode takes no new keys (down, draining, maintenance), and
+    /// the pool's panic state; both set by the control thread, read by every selection.
+    std::atomic<std::int32_t> out{0};
+    std::atomic<panic_state> panic{panic_state::none};
 };
 
 class alignas(128) backend_state {
@@ -69,6 +120,7 @@ public:
 
     /// A connect failure or a reset before any response byte: down for the back-off.
     void record_failure(steady_clock::time_point now) noexcept {
+        passive_events_.fetch_add(1, std::memory_order_relaxed);
         const std::uint32_t n = failures_.fetch_add(1, std::memory_order_relaxed);
         if (n == 0) totals_->down.fetch_add(1, std::memory_order_relaxed);
         const auto backoff = std::min(max_backoff, base_backoff * (std::int64_t{1} << std::min(n, 5u)));
@@ -87,6 +139,58 @@ public:
     [[nodiscard]] std::uint32_t failures() const noexcept {
         return failures_.load(std::memory_order_relaxed);
     }
+    /// A 5xx answer, when [health] passive_5xx counts it: no back-off, one event for the
+    /// control thread's state machine.
+    void record_error_status() noexcept { passive_events_.fetch_add(1, std::memory_order_relaxed); }
+    /// Failures and counted 5xx seen by the data path so far (monotonic), for the control
+    /// thread to feed its state machine.
+    [[nodiscard]] std::uint64_t passive_events() const noexcept {
+        return passive_events_.load(std::memory_order_relaxed);
+    }
+
+    // --- the mode: written by the control thread, read by selection ---
+
+    /// Sets the mode; `since` starts its ramp (slow start, drain window) of `window`.
+    void set_mode(backend_mode m, steady_clock::time_point since, steady_clock::duration window) noexcept {
+        ramp_start_.store(since.time_since_epoch().count(), std::memory_order_relaxed);
+        ramp_window_.store(window.count(), std::memory_order_relaxed);
+        if (m != backend_mode::up && m != backend_mode::slow_start)
+            left_at_.store(since.time_since_epoch().count(), std::memory_order_relaxed);
+        mode_.store(m, std::memory_order_release);
+    }
+    [[nodiscard]] backend_mode mode() const noexcept { return mode_.load(std::memory_order_acquire); }
+    /// When the last ramp started (0 before any), and its length, in steady_clock ticks.
+    [[nodiscard]] std::int64_t ramp_start() const noexcept { return ramp_start_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::int64_t ramp_window() const noexcept { return ramp_window_.load(std::memory_order_relaxed); }
+    /// When the backend last stopped taking keys (down, draining, maintenance), 0 if never.
+    [[nodiscard]] std::int64_t left_at() const noexcept { return left_at_.load(std::memory_order_relaxed); }
+
+    /// Whether the mode lets the backend take a key of hand-over hash `h2` now (the passive
+    /// back-off is eligible()'s business).
+    [[nodiscard]] bool admits(std::uint64_t h2, steady_clock::time_point now, panic_state panic) const noexcept {
+        switch (mode()) {
+            case backend_mode::up:
+                return true;
+            case backend_mode::slow_start:
+                return ramp_passed(h2, elapsed(now), ramp_window());
+            case backend_mode::draining:
+                return !ramp_passed(h2, elapsed(now), ramp_window());
+            case backend_mode::maintenance:
+                return false;
+            case backend_mode::down:
+                return panic == panic_state::fail_open;
+        }
+        return false;
+    }
+    /// Whether a 5xx answer counts as a passive failure ([health] passive_5xx).
+    void set_count_5xx(bool on) noexcept { count_5xx_.store(on, std::memory_order_relaxed); }
+    [[nodiscard]] bool count_5xx() const noexcept { return count_5xx_.load(std::memory_order_relaxed); }
+
+    /// Whether the mode lets the backend take new requests at all (without a key).
+    [[nodiscard]] bool serving() const noexcept {
+        const backend_mode m = mode();
+        return m == backend_mode::up || m == backend_mode::slow_start;
+    }
 
 private:
     // in_flight_ changes on every request; health fields rarely. Separate lines so readers of
@@ -94,7 +198,17 @@ private:
     alignas(64) std::atomic<std::uint64_t> in_flight_{0};
     alignas(64) std::atomic<std::int64_t> down_until_{0};  // steady_clock ticks
     std::atomic<std::uint32_t> failures_{0};
+    std::atomic<backend_mode> mode_{backend_mode::up};
+    std::atomic<bool> count_5xx_{false};
+    std::atomic<std::int64_t> ramp_start_{0};   // steady_clock ticks
+    std::atomic<std::int64_t> ramp_window_{0};  // steady_clock ticks
+    std::atomic<std::int64_t> left_at_{0};      // steady_clock ticks
     std::shared_ptr<load_totals> totals_;  // shared with every state of the pool; immutable
+    alignas(64) std::atomic<std::uint64_t> passive_events_{0};
+
+    [[nodiscard]] std::int64_t elapsed(steady_clock::time_point now) const noexcept {
+        return now.time_since_epoch().count() - ramp_start();
+    }
 };
 
 /// Holds one backend's in-flight count for as long as it lives (or until reset()).

@@ -17,7 +17,9 @@
 // config file, not sockets (backend i's address is the bundle's business).
 //
 // Selection: keyed requests walk the algorithm's candidates in preference order and take
-// the first backend that is eligible (not backing off) and not already tried; with
+// the first backend that is eligible (not backing off), whose mode admits the key (up; in
+// slow start or a drain window, by the ramp of lb/ramp.hpp; down only when the pool panics
+// open) and not already tried; with
 // balance_factor > 0, chash::bounded_load additionally skips candidates whose in-flight count
 // is over the cap. Keyless requests follow options().keyless: power of two choices on
 // in-flight counts, or round-robin (the data path answers 400 for `reject`).
@@ -106,9 +108,22 @@ public:
     [[nodiscard]] const chash::algorithm& algorithm() const noexcept { return *algo_; }
     /// Pool-wide in-flight and down counts (shared with every snapshot of the process).
     [[nodiscard]] const load_totals& totals() const noexcept { return *totals_; }
+    /// The control thread's word on the pool: backends out of service and the panic state
+    /// (shared atomics every selection reads; written by the control thread only).
+    void set_pool_health(std::int32_t out, panic_state panic) const noexcept {
+        totals_->out.store(out, std::memory_order_relaxed);
+        totals_->panic.store(panic, std::memory_order_relaxed);
+    }
 
     /// The key hash the algorithm consumes (XXH3-64, or MD5 for ketama).
     [[nodiscard]] std::uint64_t hash_key(std::string_view key) const noexcept { return algo_->hash_key(key); }
+
+    /// Builds a snapshot around an algorithm already built for `nodes` (node i of the
+    /// algorithm is nodes[i]): the incremental path, where the control thread derived it
+    /// from the previous ring with with_node_added/removed.
+    [[nodiscard]] static std::shared_ptr<const routing_snapshot> build_with(
+        std::unique_ptr<const chash::algorithm> algo, std::span<const chash::node> nodes,
+        const routing_options& options, const routing_snapshot* previous);
 
     /// The backend for a keyed request: the first eligible, untried candidate (bounded by
     /// load when balance_factor > 0), or chash::npos when none is left.
@@ -120,17 +135,34 @@ public:
     [[nodiscard]] std::size_t select_keyless(keyless_state& ks, const tried_set& tried,
                                              steady_clock::time_point now) const noexcept;
 
+    /// The id of the backend that held the key before its most recent change of owner, when
+    /// that change was less than `window` ago and `chosen` (what select() returned) is not
+    /// it; empty otherwise. The changes: `chosen` returned to service and took its key back
+    /// (the previous owner is the key's next candidate), the key's owner left service (it is
+    /// the owner), or the membership changed (the owner under the previous placement).
+    [[nodiscard]] std::string_view previous_owner(std::uint64_t key_hash, std::size_t chosen,
+                                                  steady_clock::time_point now,
+                                                  steady_clock::duration window) const noexcept;
+
 private:
     routing_snapshot() = default;
-    bool usable(std::size_t i, const tried_set& tried, steady_clock::time_point now) const noexcept {
-        return backends_[i].weight > 0 && !tried.contains(i) && backends_[i].state->eligible(now);
+    bool usable(std::size_t i, const tried_set& tried, steady_clock::time_point now, std::uint64_t h2,
+                panic_state panic) const noexcept {
+        const backend_state& s = *backends_[i].state;
+        return backends_[i].weight > 0 && !tried.contains(i) && s.eligible(now) && s.admits(h2, now, panic);
     }
-    std::size_t first_usable(std::size_t start, const tried_set& tried,
-                             steady_clock::time_point now) const noexcept;
+    std::size_t first_usable(std::size_t start, const tried_set& tried, steady_clock::time_point now,
+                             std::uint64_t h2, panic_state panic) const noexcept;
+    void adopt_states(const routing_snapshot* previous);
 
     routing_options options_;
     std::vector<backend> backends_;
-    std::unique_ptr<const chash::algorithm> algo_;
+    std::shared_ptr<const chash::algorithm> algo_;
+    // The placement this one replaced, for previous_owner(): its algorithm, its backend ids
+    // (node i's id is previous_ids_[i]) and when this snapshot was built.
+    std::shared_ptr<const chash::algorithm> previous_algo_;
+    std::vector<std::string> previous_ids_;
+    steady_clock::time_point built_at_{};
     std::optional<chash::bounded_load> bounded_;
     std::shared_ptr<load_totals> totals_;  // shared by every snapshot of this process
     std::size_t weighted_ = 0;             // backends with weight > 0

@@ -45,6 +45,12 @@ asio::awaitable<std::size_t> write_parts(asio::ip::tcp::socket& s,
     return asio::async_write(s, parts, use_ec(ec));
 }
 
+asio::awaitable<std::size_t> write_parts(asio::ip::tcp::socket& s,
+                                         const std::array<asio::const_buffer, 3>& parts,
+                                         asio::error_code& ec) {
+    return asio::async_write(s, parts, use_ec(ec));
+}
+
 asio::awaitable<request_pump> pump_request_body(client_stream& client, buffer& in, http_parser& req,
                                                 upstream_conn& conn, watchdog& wd,
                                                 const proxy_settings& settings, std::size_t& end) {

@@ -88,5 +88,9 @@ void relay_done(const http_parser& resp, relay_state& st) noexcept;
 [[nodiscard]] asio::awaitable<std::size_t> write_parts(asio::ip::tcp::socket& s,
                                                        const std::array<asio::const_buffer, 2>& parts,
                                                        asio::error_code& ec);
+/// Three parts, for a head with a header spliced in before its blank line.
+[[nodiscard]] asio::awaitable<std::size_t> write_parts(asio::ip::tcp::socket& s,
+                                                       const std::array<asio::const_buffer, 3>& parts,
+                                                       asio::error_code& ec);
 
 }  // namespace ringlb

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace ringlb {
@@ -52,6 +53,8 @@ struct proxy_settings {
     proxy_limits limits;
     hash_key_rule key;
     unsigned retries = 2;  ///< further backends a failed request may try
+    std::string previous_owner_header;  ///< empty = off; else stripped from clients, set by ringlb
+    std::chrono::milliseconds previous_owner_window{60000};
 };
 
 struct bundle {

@@ -141,20 +141,36 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
 
         if (!fault) {
             wd_.arm(watchdog::phase::backend, settings.timeouts.backend_response);
-            const std::size_t written = co_await write_parts(
-                conn_->socket,
-                {asio::buffer(plan.head.data(), plan.head.size()),
-                 asio::buffer(in.data() + plan.body_begin, plan.body_end - plan.body_begin)},
-                ec);
+            // The previous owner's name, when the key changed hands recently, goes in just
+            // before the head's blank line (the head was built without it: it depends on
+            // the backend this attempt chose).
+            const std::string_view previous =
+                settings.previous_owner_header.empty() || !rec.key_hash
+                    ? std::string_view{}
+                    : routing.previous_owner(*rec.key_hash, chosen_, now, settings.previous_owner_window);
+            const asio::const_buffer body{in.data() + plan.body_begin, plan.body_end - plan.body_begin};
+            std::size_t head_size = plan.head.size();
+            std::size_t written = 0;
+            if (previous.empty()) {
+                written = co_await write_parts(
+                    conn_->socket, std::array{asio::const_buffer{plan.head.data(), head_size}, body}, ec);
+            } else {
+                owner_line_.assign(settings.previous_owner_header).append(": ").append(previous).append("\r\n\r\n");
+                head_size += owner_line_.size() - 2;
+                written = co_await write_parts(
+                    conn_->socket,
+                    std::array{asio::const_buffer{plan.head.data(), plan.head.size() - 2},
+                               asio::const_buffer{owner_line_.data(), owner_line_.size()}, body},
+                    ec);
+            }
             // Past the deadline (the write cut by it, or completed as it passed): a backend
             // that does not read, 504, never a replay. A failed write that had not delivered
             // the head whole reached nothing the backend can act on; one that had, may have.
             if (wd_.expired())
                 fault = {failure_phase::send, failure::timeout};
             else if (ec)
-                fault = {failure_phase::send,
-                         written < plan.head.size() ? failure::write_failed : failure::write_cut};
-            if (written < plan.head.size() + (plan.body_end - plan.body_begin)) sent_whole_ = false;
+                fault = {failure_phase::send, written < head_size ? failure::write_failed : failure::write_cut};
+            if (written < head_size + body.size()) sent_whole_ = false;
         }
 
         if (!fault && !plan.complete) {
@@ -227,7 +243,9 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             }
             wd_.disarm();
             if (hs == head_status::ok) {
-                routing.backends()[chosen_].state->record_success();
+                backend_state& state = *routing.backends()[chosen_].state;
+                state.record_success();
+                if (resp_->status() >= 500 && state.count_5xx()) state.record_error_status();
                 co_return outcome{outcome::response};
             }
             fault = {failure_phase::response_head, hs == head_status::timeout    ? failure::timeout

@@ -117,6 +117,7 @@ private:
     std::unique_ptr<http_parser> resp_;
     std::unique_ptr<buffer> buf_;
     std::size_t head_end_ = 0;
+    std::string owner_line_;  // the previous-owner header line, when one is sent
     bool request_read_ = false;
     bool sent_whole_ = true;  // the backend is in step: it got (and read) the first write whole
 };

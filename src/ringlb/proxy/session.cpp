@@ -199,7 +199,7 @@ asio::awaitable<bool> session::serve_one() {
     else if (b.routing->options().keyless == keyless_policy::reject)
         co_return co_await reply_error(b, rec, 400, true);
     out_.clear();
-    build_backend_request(req, client_.peer_ip(), client_.scheme(), out_);
+    build_backend_request(req, client_.peer_ip(), client_.scheme(), out_, settings.previous_owner_header);
 
     // 3. The part of the body already buffered. If it holds the whole message, the request
     // can be replayed on another backend (we still have every byte).

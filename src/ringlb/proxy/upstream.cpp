@@ -101,7 +101,9 @@ conn_ref upstream_pool::take(const backend& b, const asio::ip::tcp::endpoint& ad
 void upstream_pool::give(const backend& b, conn_ref c, steady_clock::time_point now, std::size_t keep) {
     auto& e = pools_[b.state.get()];
     if (!e.state) e.state = b.state;
-    if (e.idle.size() >= keep || c->standing_ != upstream_conn::standing::none || c->deferred_ec_) {
+    // A backend that takes no new requests (draining, down...) keeps no idle connection.
+    if (e.idle.size() >= keep || c->standing_ != upstream_conn::standing::none || c->deferred_ec_ ||
+        !b.state->serving()) {
         c->close();
         return;
     }
@@ -126,8 +128,9 @@ void upstream_pool::settle_after_queued() {
 
 void upstream_pool::sweep(steady_clock::time_point now, steady_clock::duration max_idle) {
     for (auto it = pools_.begin(); it != pools_.end();) {
+        const bool serving = it->second.state->serving();
         std::erase_if(it->second.idle, [&](const conn_ref& c) {
-            if (!c->dead_ && now - c->idle_since < max_idle) return false;
+            if (!c->dead_ && serving && now - c->idle_since < max_idle) return false;
             c->close();
             return true;
         });

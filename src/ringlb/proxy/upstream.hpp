@@ -274,10 +274,11 @@ public:
                                 steady_clock::time_point now, steady_clock::duration max_idle,
                                 bool replayable);
     /// Keeps `c` for reuse and starts watching it, or closes it when `b` already has `keep`
-    /// idle connections. `c` must have been read to the end of a response.
+    /// idle connections or takes no new requests (draining, maintenance, down). `c` must
+    /// have been read to the end of a response.
     void give(const backend& b, conn_ref c, steady_clock::time_point now, std::size_t keep);
-    /// Closes connections idle longer than `max_idle`, forgets closed ones and pools of
-    /// backends that are gone.
+    /// Closes connections idle longer than `max_idle` and those of backends that take no
+    /// new requests, forgets closed ones and pools of backends that are gone.
     void sweep(steady_clock::time_point now, steady_clock::duration max_idle);
     /// Closes every pooled connection.
     void clear();

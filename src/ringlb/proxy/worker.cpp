@@ -39,6 +39,7 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const bund
     : index_{index},
       worker_count_{worker_count},
       current_{std::make_shared<const local_bundle>(local_bundle{initial})},
+      applied_generation_{initial->generation},
       buffers_{&make_buffer, buffer_size_for(initial->settings), max_idle_objects},
       request_parsers_{&make_request_parser, 0, max_idle_objects},
       response_parsers_{&make_response_parser, 0, max_idle_objects},
@@ -82,6 +83,10 @@ void worker::run() {
 
 void worker::publish(std::shared_ptr<const bundle> b) {
     asio::post(io_, [this, b = std::move(b)]() mutable {
+        // Bundles arrive in the order they were published; a newer one already applied
+        // (never the case today: one publisher, FIFO posts) would win.
+        if (b->generation < current_->b->generation) return;
+        applied_generation_.store(b->generation, std::memory_order_relaxed);
         current_ = std::make_shared<const local_bundle>(local_bundle{std::move(b)});
         // max_connections may have changed.
         if (accept_paused_ && session_count_ < connection_limit()) {

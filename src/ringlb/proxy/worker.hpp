@@ -12,8 +12,8 @@
 // access log buffer) belongs to this thread: nothing is shared with other workers except
 // the immutable bundle (proxy/bundle.hpp) and the per-backend atomics.
 //
-// Thread-safety: publish() and drain() may be called from any thread (they asio::post to
-// the worker); every other member is for the worker's own thread.
+// Thread-safety: publish(), drain() and applied_generation() may be called from any thread
+// (the first two asio::post to the worker); every other member is for the worker's own thread.
 #pragma once
 
 #include "ringlb/common/buffer.hpp"
@@ -26,6 +26,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 
@@ -53,6 +54,10 @@ public:
     void run();
     /// Makes `b` the bundle for requests that start from now on. Any thread.
     void publish(std::shared_ptr<const bundle> b);
+    /// The generation of the last bundle this worker applied. Any thread.
+    [[nodiscard]] std::uint64_t applied_generation() const noexcept {
+        return applied_generation_.load(std::memory_order_relaxed);
+    }
     /// Stops accepting, closes idle connections, lets active requests finish, and stops
     /// the loop once they have or `grace` has passed. Any thread.
     void drain(steady_clock::duration grace);
@@ -90,6 +95,7 @@ private:
     unsigned index_;
     unsigned worker_count_;
     local_bundle_ptr current_;
+    std::atomic<std::uint64_t> applied_generation_;  // current_'s, for other threads
     buffer_pool buffers_;
     object_pool<http_parser> request_parsers_;
     object_pool<http_parser> response_parsers_;

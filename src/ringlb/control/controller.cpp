@@ -1,0 +1,281 @@
+#include "ringlb/control/controller.hpp"
+
+#include "ringlb/config/values.hpp"
+#include "ringlb/control/bundle_builder.hpp"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ringlb {
+
+namespace {
+
+std::string_view describe(placement_change c) noexcept {
+    switch (c) {
+        case placement_change::first:
+            return "placement built";
+        case placement_change::none:
+            return "placement unchanged";
+        case placement_change::added_one:
+            return "one backend added (ring merged, not rebuilt)";
+        case placement_change::removed_one:
+            return "one backend removed (ring trimmed, not rebuilt)";
+        case placement_change::rebuilt:
+            return "placement rebuilt";
+    }
+    return "?";
+}
+
+std::string percent(double share) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.0f%%", share * 100.0);
+    return buf;
+}
+
+}  // namespace
+
+controller::controller(asio::io_context& io, hooks h)
+    : io_{io}, hooks_{std::move(h)}, resolver_{io, timeouts_config{}.resolve}, ramp_timer_{io} {}
+
+void controller::apply(std::shared_ptr<const config> cfg, done_fn done) {
+    next_cfg_ = std::move(cfg);
+    resolver_.set_timeout(next_cfg_->timeouts.resolve);
+    resolved_.clear();  // a reload looks every name up again
+    store_.set_file(next_cfg_->backends);
+    request(std::move(done));
+}
+
+void controller::changed(done_fn done) { request(std::move(done)); }
+
+void controller::request(done_fn done) {
+    if (done) waiting_.push_back(std::move(done));
+    ++wanted_;
+    if (!pass_running_) {
+        pass_running_ = true;
+        asio::post(io_, [this] { start_pass(); });
+    }
+}
+
+void controller::start_pass() {
+    pass_ = wanted_;
+    resolve_error_.clear();
+    resolving_ = 0;
+    std::vector<std::pair<std::string, endpoint>> lookups;
+    for (const member& m : store_.members()) {
+        std::string key = to_string(m.backend.address);
+        if (resolved_.contains(key)) continue;
+        if (std::any_of(lookups.begin(), lookups.end(), [&](const auto& l) { return l.first == key; })) continue;
+        lookups.emplace_back(std::move(key), m.backend.address);
+    }
+    if (lookups.empty()) {
+        resolved();
+        return;
+    }
+    resolving_ = lookups.size();
+    for (auto& [key, at] : lookups) {
+        resolver_.resolve(at, [this, key = key](const resolve_result& r) {
+            if (r.ok)
+                resolved_[key] = r.address;
+            else if (resolve_error_.empty())
+                resolve_error_ = r.error;
+            if (--resolving_ == 0) resolved();
+        });
+    }
+}
+
+void controller::resolved() {
+    if (stopped_) return;
+    if (wanted_ != pass_) {
+        start_pass();  // the membership changed meanwhile: the newest one wins
+        return;
+    }
+    if (!resolve_error_.empty()) {
+        finish_pass(false, resolve_error_);
+        return;
+    }
+    const auto& members = store_.members();
+    std::vector<asio::ip::tcp::endpoint> addresses;
+    addresses.reserve(members.size());
+    for (const member& m : members) addresses.push_back(resolved_.at(to_string(m.backend.address)));
+    std::string error;
+    placement_change how{};
+    auto b = build_bundle(*next_cfg_, members, addresses, current_.get(), error, &how);
+    if (!b) {
+        finish_pass(false, error);
+        return;
+    }
+    cfg_ = next_cfg_;
+    sync_tracked(*b);
+    current_ = b;
+    update_modes();  // new backends get their mode before any worker can pick them
+    published_once_ = true;
+    hooks_.publish(b);
+    finish_pass(true, std::string{describe(how)});
+}
+
+void controller::finish_pass(bool ok, const std::string& message) {
+    pass_running_ = false;
+    if (!ok && cfg_ && next_cfg_ != cfg_) {
+        // A config that could not be published is not half applied: the running one's
+        // backends are the file layer again.
+        next_cfg_ = cfg_;
+        store_.set_file(cfg_->backends);
+    }
+    auto callbacks = std::move(waiting_);
+    waiting_.clear();
+    for (auto& f : callbacks) f(ok, message);
+}
+
+void controller::sync_tracked(const bundle& b) {
+    const auto backends = b.routing->backends();
+    for (auto it = tracked_.begin(); it != tracked_.end();) {
+        const bool kept =
+            std::any_of(backends.begin(), backends.end(), [&](const backend& be) { return be.id == it->first; });
+        if (kept) {
+            ++it;
+            continue;
+        }
+        if (it->second.checker) it->second.checker->stop();
+        it = tracked_.erase(it);
+    }
+    for (std::size_t i = 0; i < backends.size(); ++i) {
+        const backend& be = backends[i];
+        const member* m = store_.find(be.id);
+        tracked& t = tracked_[be.id];
+        t.state = be.state;
+        t.admin = m != nullptr ? m->backend.state : admin_state::ready;
+        const bool settings_changed = t.check != (m != nullptr ? m->backend.health : health_check_config{}) ||
+                                      t.address != b.addresses[i];
+        if (m != nullptr) t.check = m->backend.health;
+        t.address = b.addresses[i];
+        t.state->set_count_5xx(t.check.passive_5xx);
+        sync_checker(be.id, t, settings_changed);
+    }
+}
+
+void controller::sync_checker(const std::string& id, tracked& t, bool settings_changed) {
+    const bool wanted = t.check.check != check_kind::none && t.admin != admin_state::maintenance && !stopped_;
+    if (!wanted) {
+        if (t.checker) t.checker->stop();
+        t.checker.reset();
+        t.health_up = true;  // no verdict without checks: the passive back-off alone
+        return;
+    }
+    if (!t.checker) {
+        t.checker = health_checker::start(io_, id, t.address, t.check, t.state,
+                                          [this](const check_report& r) { on_report(r); });
+        t.health_up = true;
+    } else if (settings_changed) {
+        t.checker->update(t.address, t.check);
+    }
+}
+
+void controller::on_report(const check_report& r) {
+    const auto it = tracked_.find(r.id);
+    if (it == tracked_.end() || !r.changed) return;
+    it->second.health_up = r.up;
+    it->second.detail = r.detail;
+    if (r.up)
+        hooks_.log("backend " + r.id + " is healthy again (" + std::to_string(it->second.check.rise) +
+                   " checks passed)");
+    else
+        hooks_.log("backend " + r.id + " is down: " + r.detail + " (" + std::to_string(it->second.check.fall) +
+                   " checks failed)");
+    update_modes();
+}
+
+void controller::update_modes() {
+    if (!current_ || !cfg_) return;
+    const auto now = steady_clock::now();
+    const auto slow_start = std::chrono::duration_cast<steady_clock::duration>(cfg_->routing.slow_start);
+    const auto drain_window = std::chrono::duration_cast<steady_clock::duration>(cfg_->routing.drain_window);
+    std::optional<steady_clock::time_point> next_ramp_end;
+    std::int32_t out = 0;
+    std::size_t counted = 0;
+    std::size_t healthy = 0;
+    for (const backend& be : current_->routing->backends()) {
+        tracked& t = tracked_.at(be.id);
+        const bool was_serving =
+            t.mode ? (*t.mode == backend_mode::up || *t.mode == backend_mode::slow_start) : !published_once_;
+        backend_mode want = backend_mode::up;
+        std::string why;
+        if (t.admin == admin_state::maintenance) {
+            want = backend_mode::maintenance;
+        } else if (t.admin == admin_state::drain) {
+            want = backend_mode::draining;
+        } else if (!t.health_up) {
+            want = backend_mode::down;
+        } else if (!was_serving || (t.mode == backend_mode::slow_start)) {
+            const auto started = steady_clock::time_point{steady_clock::duration{t.state->ramp_start()}};
+            const bool ramp_running = t.mode == backend_mode::slow_start && now < started + slow_start;
+            if (!was_serving && slow_start.count() > 0) {
+                want = backend_mode::slow_start;
+            } else if (ramp_running) {
+                want = backend_mode::slow_start;
+                next_ramp_end = std::min(next_ramp_end.value_or(started + slow_start), started + slow_start);
+            }
+        }
+        if (!t.mode || want != *t.mode) {
+            const auto window = want == backend_mode::slow_start ? slow_start
+                                : want == backend_mode::draining ? drain_window
+                                                                 : steady_clock::duration{0};
+            t.state->set_mode(want, now, window);
+            if (want == backend_mode::slow_start) next_ramp_end = std::min(next_ramp_end.value_or(now + window), now + window);
+            if (t.mode || want != backend_mode::up)
+                hooks_.log("backend " + be.id + ": " + std::string{t.mode ? to_string(*t.mode) : "new"} + " -> " +
+                           std::string{to_string(want)} +
+                           (want == backend_mode::slow_start ? " (its keys arrive over " +
+                                                                   format_duration(cfg_->routing.slow_start) + ")"
+                            : want == backend_mode::draining && drain_window.count() > 0
+                                ? " (its keys leave over " + format_duration(cfg_->routing.drain_window) + ")"
+                                : std::string{}));
+            t.mode = want;
+        }
+        if (be.weight == 0) continue;
+        if (want == backend_mode::down || want == backend_mode::draining || want == backend_mode::maintenance) ++out;
+        if (t.admin != admin_state::ready) continue;  // the operator's choice is not a failure
+        ++counted;
+        if (want == backend_mode::up || want == backend_mode::slow_start) ++healthy;
+    }
+    // Panic: too few of the backends the operator wants in service pass their checks.
+    const double threshold = cfg_->health.panic_threshold;
+    const bool panic = counted > 0 && threshold > 0 &&
+                       static_cast<double>(healthy) < threshold * static_cast<double>(counted);
+    const panic_state next = !panic                                          ? panic_state::none
+                             : cfg_->health.panic == panic_mode::fail_open ? panic_state::fail_open
+                                                                           : panic_state::fail_closed;
+    if (next != panic_) {
+        if (next == panic_state::none)
+            hooks_.log("panic over: " + std::to_string(healthy) + " of " + std::to_string(counted) +
+                       " backends healthy");
+        else
+            hooks_.log("panic: " + std::to_string(healthy) + " of " + std::to_string(counted) +
+                       " backends healthy, below health.panic_threshold " + percent(threshold) + "; " +
+                       (next == panic_state::fail_open
+                            ? "fail-open: every key goes to its owner, down or not"
+                            : "fail-closed: requests are answered 503"));
+        panic_ = next;
+    }
+    current_->routing->set_pool_health(out, panic_);
+    if (next_ramp_end) arm_ramp_timer(*next_ramp_end);
+}
+
+void controller::arm_ramp_timer(steady_clock::time_point at) {
+    ramp_timer_.expires_at(at);
+    ramp_timer_.async_wait([this](const asio::error_code& ec) {
+        if (!ec && !stopped_) update_modes();
+    });
+}
+
+void controller::stop() {
+    stopped_ = true;
+    for (auto& [id, t] : tracked_) {
+        if (t.checker) t.checker->stop();
+        t.checker.reset();
+    }
+    ramp_timer_.cancel();
+}
+
+}  // namespace ringlb

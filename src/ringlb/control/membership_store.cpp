@@ -1,0 +1,99 @@
+#include "ringlb/control/membership_store.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace ringlb {
+
+std::string_view to_string(member_source s) noexcept {
+    switch (s) {
+        case member_source::config:
+            return "config";
+        case member_source::admin:
+            return "admin";
+        case member_source::etcd:
+            return "etcd";
+    }
+    return "?";
+}
+
+bool membership_store::set_file(std::span<const backend_config> backends) {
+    file_.assign(backends.begin(), backends.end());
+    return recompute();
+}
+
+bool membership_store::put(const backend_config& b, member_source from) {
+    overlay& o = overlay_[b.id];
+    o.definition = b;
+    o.defined_by = from;
+    o.removed = false;
+    return recompute();
+}
+
+bool membership_store::set_state(const std::string& id, admin_state state, member_source from) {
+    if (find(id) == nullptr) return false;
+    overlay& o = overlay_[id];
+    o.state = state;
+    o.state_by = from;
+    return recompute() || true;
+}
+
+bool membership_store::remove(const std::string& id, member_source from) {
+    if (find(id) == nullptr) return false;
+    overlay& o = overlay_[id];
+    o.definition.reset();
+    o.defined_by = from;
+    o.removed = true;
+    return recompute() || true;
+}
+
+bool membership_store::clear(const std::string& id) {
+    if (overlay_.erase(id) == 0) return false;
+    return recompute();
+}
+
+const member* membership_store::find(std::string_view id) const noexcept {
+    const auto it =
+        std::find_if(members_.begin(), members_.end(), [&](const member& m) { return m.backend.id == id; });
+    return it != members_.end() ? &*it : nullptr;
+}
+
+bool membership_store::recompute() {
+    std::vector<member> next;
+    next.reserve(file_.size() + overlay_.size());
+    std::set<std::string_view> seen;
+    const auto apply_state = [&](member& m, const overlay* o) {
+        if (o != nullptr && o->state) {
+            m.backend.state = *o->state;
+            m.state_by = o->state_by;
+        }
+    };
+    for (const backend_config& b : file_) {
+        seen.insert(b.id);
+        const auto it = overlay_.find(b.id);
+        const overlay* o = it != overlay_.end() ? &it->second : nullptr;
+        if (o != nullptr && o->removed) continue;
+        member m;
+        if (o != nullptr && o->definition) {
+            m.backend = *o->definition;
+            m.defined_by = o->defined_by;
+            m.state_by = o->defined_by;
+        } else {
+            m.backend = b;
+        }
+        apply_state(m, o);
+        next.push_back(std::move(m));
+    }
+    for (const auto& [id, o] : overlay_) {
+        if (seen.contains(id) || o.removed || !o.definition) continue;
+        member m{*o.definition, o.defined_by, o.defined_by};
+        apply_state(m, &o);
+        next.push_back(std::move(m));
+    }
+    if (next == members_) return false;
+    members_ = std::move(next);
+    ++generation_;
+    return true;
+}
+
+}  // namespace ringlb
