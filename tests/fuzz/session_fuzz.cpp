@@ -262,7 +262,12 @@ struct world {
         cfg->routing.retries = 1;
         cfg->log.access = "off";
         // Two backend ids behind one listener: failover has somewhere to go.
-        cfg->backends = {{"b1", {"127.0.0.1", backend_port}, 1}, {"b2", {"127.0.0.1", backend_port}, 1}};
+        for (const char* id : {"b1", "b2"}) {
+            ringlb::backend_config bc;
+            bc.id = id;
+            bc.address = {"127.0.0.1", backend_port};
+            cfg->backends.push_back(bc);
+        }
         std::string error;
         b = build_bundle(*cfg, nullptr, error);
         if (!b) {
