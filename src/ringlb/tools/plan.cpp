@@ -1,6 +1,7 @@
 #include "ringlb/tools/plan.hpp"
 
 #include "ringlb/config/values.hpp"
+#include "ringlb/lb/ramp.hpp"
 #include "ringlb/tools/simulation.hpp"
 
 #include <chash/ketama.hpp>
@@ -120,7 +121,102 @@ void check_id(std::string_view flag, std::string_view id) {
     if (id.empty()) throw usage_error(std::string{flag} + ": missing backend id");
 }
 
+std::string percent_of(std::uint64_t part, std::uint64_t whole) {
+    return fmt::format("{:.3f}%",
+                       whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+}
+
+std::string format_schedule(const slow_start_schedule& s) {
+    const auto ms = [](std::chrono::nanoseconds d) {
+        return format_duration(std::chrono::round<std::chrono::milliseconds>(d));
+    };
+    std::string out = fmt::format(
+        "\nslow start ([routing] slow_start = \"{}\"): {} takes its keys over the window, each key once\n"
+        "the ramp reaches its hand-over hash; until then the key stays with its next candidate\n",
+        ms(s.window), s.backend);
+    out += fmt::format(
+        "sampled: {} keys (key-0 ... key-{}); {} owns {} ({}); {} ({}) change backend at the "
+        "reload itself\n",
+        s.samples, s.samples - 1, s.backend, s.owned, percent_of(s.owned, s.samples), s.moved_at_reload,
+        percent_of(s.moved_at_reload, s.samples));
+    if (s.owned == 0) return out + "  (none of the sampled keys is the new backend's: nothing to schedule)\n";
+    out += fmt::format("\n  {:>10} {:>14} {:>12} {:>10}\n", "after", "its keys", "of all keys", "arrived");
+    for (const ramp_step& st : s.steps) {
+        out += fmt::format("  {:>10} {:>13.1f}% {:>11.3f}% {:>10}\n", ms(st.at), st.backend_share * 100,
+                           st.key_share * 100, st.arrived);
+    }
+    return out;
+}
+
 }  // namespace
+
+slow_start_schedule make_slow_start_schedule(const pool& before, const pool& after, std::size_t added,
+                                             std::chrono::nanoseconds window, std::uint64_t sample_keys,
+                                             const ramp_arrival_fn& on_arrival) {
+    if (added >= after.nodes.size()) throw usage_error("slow start: no such backend in the new pool");
+    if (sample_keys == 0) throw usage_error("--keys must be at least 1 for the slow-start schedule");
+    slow_start_schedule s;
+    s.backend = after.nodes[added].id;
+    s.window = window;
+    s.samples = sample_keys;
+    const auto algo_before = before.build();
+    const auto algo_after = after.build();
+    // Backends are compared by id: the index of a backend may differ between the two pools.
+    std::vector<std::size_t> before_of_after(after.nodes.size(), chash::npos);
+    for (std::size_t a = 0; a < after.nodes.size(); ++a) {
+        for (std::size_t b = 0; b < before.nodes.size(); ++b)
+            if (before.nodes[b].id == after.nodes[a].id) before_of_after[a] = b;
+    }
+    std::array<std::int64_t, slow_start_steps> instants{};
+    for (std::size_t i = 0; i < slow_start_steps; ++i) {
+        // Exact for any window under 29 years: no rounding drift between the steps.
+        instants[i] =
+            window.count() * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(slow_start_steps - 1);
+    }
+    // first_at[i]: keys whose ramp first passes at instants[i]. Counting each key once, at
+    // its first instant, and summing makes the schedule non-decreasing by construction.
+    std::array<std::uint64_t, slow_start_steps> first_at{};
+    std::array<char, 32> buf;
+    std::array<std::size_t, 2> walk{};
+    for (std::uint64_t k = 0; k < sample_keys; ++k) {
+        // Both pools hash a key alike (the algorithm is the same).
+        const std::uint64_t h = algo_after->hash_key(simulated_key(k, buf));
+        const std::size_t owner_before = algo_before->pick_hashed(h);
+        const std::size_t owner_after = algo_after->pick_hashed(h);
+        if (owner_after != added) {
+            // Not the new backend's: served by its owner after the change from the reload on.
+            if (owner_after == chash::npos || before_of_after[owner_after] != owner_before)
+                ++s.moved_at_reload;
+            continue;
+        }
+        ++s.owned;
+        // During the ramp the proxy serves the key from its next candidate (selection skips
+        // a backend whose ramp has not passed the key).
+        const std::size_t n = algo_after->candidates(h, walk);
+        if (n < 2 || before_of_after[walk[1]] != owner_before) ++s.moved_at_reload;
+        const std::uint64_t h2 = handover_hash(h);
+        std::size_t step = slow_start_steps - 1;
+        for (std::size_t i = 0; i < slow_start_steps; ++i) {
+            if (ramp_passed(h2, instants[i], window.count())) {
+                step = i;
+                break;
+            }
+        }
+        ++first_at[step];
+        if (on_arrival) on_arrival(k, step);
+    }
+    std::uint64_t arrived = 0;
+    for (std::size_t i = 0; i < slow_start_steps; ++i) {
+        arrived += first_at[i];
+        ramp_step st;
+        st.at = std::chrono::nanoseconds{instants[i]};
+        st.arrived = arrived;
+        st.backend_share = s.owned == 0 ? 0.0 : static_cast<double>(arrived) / static_cast<double>(s.owned);
+        st.key_share = static_cast<double>(arrived) / static_cast<double>(sample_keys);
+        s.steps.push_back(st);
+    }
+    return s;
+}
 
 plan_change parse_plan_drain(std::string_view id) {
     check_id("--drain", id);
@@ -150,7 +246,8 @@ plan_change parse_plan_weight(std::string_view spec) {
                        static_cast<std::uint32_t>(parse_count("--weight", weight, 0, 10'000))};
 }
 
-plan_result make_plan(const pool& current, const plan_change& change, std::uint64_t sample_keys) {
+plan_result make_plan(const pool& current, const plan_change& change, std::uint64_t sample_keys,
+                      std::chrono::milliseconds slow_start) {
     plan_result p;
     p.algorithm = current.algorithm;
     p.options = current.options;
@@ -233,6 +330,10 @@ plan_result make_plan(const pool& current, const plan_change& change, std::uint6
         p.margin =
             1.96 * std::sqrt(p.moved_fraction * (1 - p.moved_fraction) / static_cast<double>(p.samples));
     p.ideal_fraction = ideal_moved_fraction(p.before, p.after);
+    if (change.what == plan_change::action::add && change.weight > 0 && slow_start.count() > 0) {
+        p.slow_start = make_slow_start_schedule(current, pool{current.algorithm, p.after, current.options},
+                                                p.after.size() - 1, slow_start, sample_keys);
+    }
     return p;
 }
 
@@ -271,6 +372,7 @@ std::string format_plan(const plan_result& p) {
         if (!listed[a])
             out += fmt::format("  {:<20} {:>10} {:>9.3f}%\n", p.after[a].id, "-", p.share_after[a] * 100);
     }
+    if (p.slow_start) out += format_schedule(*p.slow_start);
     return out;
 }
 
@@ -297,6 +399,23 @@ nlohmann::json plan_to_json(const plan_result& p) {
     for (std::size_t i = 0; i < p.after.size(); ++i) after[p.after[i].id] = p.share_after[i];
     j["share_before"] = std::move(before);
     j["share_after"] = std::move(after);
+    if (p.slow_start) {
+        const slow_start_schedule& s = *p.slow_start;
+        const auto ms = [](std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; };
+        nlohmann::json steps = nlohmann::json::array();
+        for (const ramp_step& st : s.steps) {
+            steps.push_back({{"at_ms", ms(st.at)},
+                             {"arrived", st.arrived},
+                             {"backend_share", st.backend_share},
+                             {"key_share", st.key_share}});
+        }
+        j["slow_start"] = {{"backend", s.backend},
+                           {"window_ms", ms(s.window)},
+                           {"samples", s.samples},
+                           {"owned", s.owned},
+                           {"moved_at_reload", s.moved_at_reload},
+                           {"steps", std::move(steps)}};
+    }
     return j;
 }
 
