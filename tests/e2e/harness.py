@@ -101,20 +101,37 @@ class Backend(ServerProcess):
             self.proc.stdout.close()
 
 
-def render_config(port, backends, routing=None, timeouts=None, limits=None, access="off", workers=2):
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return f'"{v}"'
+
+
+def render_config(port, backends, routing=None, timeouts=None, limits=None, health=None, states=None,
+                  access="off", workers=2):
+    """A config for `serve`. `health` holds [health] keys; `states` maps a backend id to its
+    operator state ("drain", "maintenance")."""
     lines = ["[server]", f'listen = "127.0.0.1:{port}"', f"workers = {workers}", "[routing]"]
     for k, v in (routing or {}).items():
-        lines.append(f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"')
+        lines.append(f"{k} = {toml_value(v)}")
     lines.append("[timeouts]")
     for k, v in (timeouts or {}).items():
         lines.append(f'{k} = "{v}"')
     lines.append("[limits]")
     for k, v in (limits or {}).items():
         lines.append(f"{k} = {v}" if isinstance(v, int) else f'{k} = "{v}"')
+    if health:
+        lines.append("[health]")
+        for k, v in health.items():
+            lines.append(f"{k} = {toml_value(v)}")
     lines += ["[log]", f'access = "{access}"']
     for b in backends:
         bid, addr, weight = (b + (1,))[:3] if isinstance(b, tuple) else (b.id, b.address, 1)
         lines += ["[[backends]]", f'id = "{bid}"', f'address = "{addr}"', f"weight = {weight}"]
+        if states and bid in states:
+            lines.append(f'state = "{states[bid]}"')
     return "\n".join(lines) + "\n"
 
 
@@ -161,13 +178,15 @@ class Ringlb:
         except FileNotFoundError:
             return []
 
-    def reload(self, backends=None, text=None, expect="reloaded"):
+    def reload(self, backends=None, text=None, expect="reloaded", **overrides):
+        """Rewrites the config (the backends and any render_config keyword given; the rest
+        as at start) and sends SIGHUP; returns once the log says `expect`."""
         count = self.log().count(expect)
         if text is not None:
             with open(self.config_path, "w") as f:
                 f.write(text)
         else:
-            self.write_config(backends)
+            self.write_config(backends, **overrides)
         self.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: self.log().count(expect) > count, timeout=10, what=f"'{expect}' in ringlb log")
 

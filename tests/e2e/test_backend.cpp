@@ -11,7 +11,10 @@
 // /status?code=C&cl=N&body=B&delay_ms=D (status C with Content-Length N when given, then
 // body B, D ms later when given: a 204 or 304 that carries a body, or a 304 that declares a
 // length it does not send), /stray?ms=N (a normal answer, then N ms later a second,
-// unasked-for response on the same connection).
+// unasked-for response on the same connection), /health (an active check's target: the
+// status set by /set-health, 200 at start; each one counted), /set-health?code=C (what
+// /health answers from now on), /health-count (how many /health requests came so far).
+// Tests call /set-health and /health-count on the backend directly, not through ringlb.
 // Any request body is read and its decoded size returned in X-Body-Bytes; X-Connection
 // numbers the connection the request came on (1, 2, ... in accept order), so tests can see
 // a proxy reuse one.
@@ -37,7 +40,9 @@ namespace {
 
 std::string g_id = "backend";
 int g_delay_ms = 0;
-std::uint64_t g_connections = 0;  // accepted so far; the io_context has one thread
+std::uint64_t g_connections = 0;      // accepted so far; the io_context has one thread
+std::uint64_t g_health_status = 200;  // what /health answers
+std::uint64_t g_health_checks = 0;    // /health requests so far
 
 std::uint64_t query_number(std::string_view target, std::string_view name, std::uint64_t dflt) {
     const auto v = ringlb::find_query_param(target, name);
@@ -104,6 +109,24 @@ asio::awaitable<void> serve(tcp::socket sock) {
                 "HTTP/1.1 200 OK\r\nX-Stray: 1\r\nContent-Length: 6\r\n\r\nstray\n";
             co_await asio::async_write(sock, asio::buffer(stray), tok);
             if (ec) co_return;
+            continue;
+        }
+        if (path == "/health" || path == "/set-health" || path == "/health-count") {
+            std::uint64_t code = 200;
+            std::string text = g_id + "\n";
+            if (path == "/health") {
+                ++g_health_checks;
+                code = g_health_status;
+            } else if (path == "/set-health") {
+                g_health_status = query_number(target, "code", 200);
+            } else {
+                text = std::to_string(g_health_checks) + "\n";
+            }
+            const std::string out = "HTTP/1.1 " + std::to_string(code) + " Health\r\nX-Backend-Id: " + g_id +
+                                    "\r\nContent-Length: " + std::to_string(text.size()) +
+                                    (keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + text;
+            co_await asio::async_write(sock, asio::buffer(out), tok);
+            if (ec || !keep_alive) co_return;
             continue;
         }
         if (path == "/reset") {

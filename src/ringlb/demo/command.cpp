@@ -20,6 +20,11 @@ command::command(CLI::App& app)
                      "Send a built-in load for DURATION with consistent hashing, then DURATION with "
                      "round-robin; print per-backend share and cache hit rate, and users moved by a removal")
         ->type_name("DURATION");
+    cmd_->add_option("--join", join_,
+                     "app-4 joins app-1..app-3 under load, once at once and once with slow start over "
+                     "WINDOW; print its share, its hit rate and the database reads second by second")
+        ->type_name("WINDOW")
+        ->excludes("--traffic");
     cmd_->add_option("--connections", opts_.connections, "Traffic: concurrent connections (default 64)")
         ->type_name("N")
         ->check(CLI::Range(1u, 1000u));
@@ -29,7 +34,8 @@ command::command(CLI::App& app)
     cmd_->add_option("--zipf", opts_.zipf_exponent, "Traffic: popularity skew, 0 = uniform (default 0.9)")
         ->type_name("S")
         ->check(CLI::Range(0.0, 4.0));
-    cmd_->add_option("--cache-users", opts_.app.cache_users, "Users each backend caches (default 1000)")
+    cmd_->add_option("--cache-users", opts_.app.cache_users,
+                     "Users each backend caches (default 1000; --join: --users)")
         ->type_name("N")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
     cmd_->add_option("--miss-cost", miss_cost_, "Simulated database read on a cache miss (default 3ms)")
@@ -54,6 +60,18 @@ int command::run() {
             return 2;
         }
         opts_.traffic = d;
+    }
+    if (!join_.empty()) {
+        duration d{};
+        if (!duration_flag("--join", join_, d)) return 2;
+        if (d.count() <= 0 || d > std::chrono::minutes{10}) {
+            std::fprintf(stderr, "ringlb: --join: the window must be in 1ms..10m (e.g. 8s)\n");
+            return 2;
+        }
+        opts_.join = d;
+        // Unless told otherwise, every backend has room for every user: once warm, the pool
+        // reads the database only for users whose owner changed, which is what a join costs.
+        if (cmd_->count("--cache-users") == 0) opts_.app.cache_users = opts_.users;
     }
     if (!miss_cost_.empty() && !duration_flag("--miss-cost", miss_cost_, opts_.app.miss_cost)) return 2;
     if (opts_.ports.listen == 0 || opts_.ports.first_backend == 0 ||

@@ -32,6 +32,7 @@ private:
     CLI::App* cmd_;
     demo_options opts_;
     std::string traffic_;
+    std::string join_;
     std::string miss_cost_;
 };
 

@@ -3,6 +3,8 @@
 #include "ringlb/demo/demo.hpp"
 
 #include "ringlb/cli/serve.hpp"
+#include "ringlb/config/values.hpp"
+#include "ringlb/demo/join_report.hpp"
 #include "ringlb/demo/movement.hpp"
 #include "ringlb/demo/traffic.hpp"
 #include "ringlb/demo/traffic_report.hpp"
@@ -127,6 +129,12 @@ public:
         path_ = "/proc/self/fd/" + std::to_string(fd_);
     }
     ~memory_config() { ::close(fd_); }
+    /// Replaces the text, for the balancer's next SIGHUP.
+    void rewrite(const std::string& text) {
+        if (::ftruncate(fd_, 0) != 0 ||
+            ::pwrite(fd_, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+            throw std::runtime_error("cannot rewrite the demo's in-memory config");
+    }
     memory_config(const memory_config&) = delete;
     memory_config& operator=(const memory_config&) = delete;
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -251,6 +259,63 @@ int run_traffic(const demo_options& opts, const config& cfg, app_servers& apps, 
     return hashed.requests > 0 && keyless.requests > 0 ? 0 : 1;
 }
 
+// One run of --join: the balancer in front of app-1..app-3 with caches reset, the load for
+// `warm` seconds unrecorded and `before` recorded, then a reload that adds app-4 (through
+// slow start when `slow_start` is set) and `after` more seconds; the backends' counters are
+// read once a second.
+join_run run_join_phase(const demo_options& opts, const config& cfg, memory_config& file, app_servers& apps,
+                        stop_signal& stop, duration slow_start, int warm, int before, int after) {
+    file.rewrite(demo_config_text(opts.ports, backend_count - 1, slow_start));
+    std::raise(SIGHUP);  // serve_main re-reads it: app-4 leaves, if a run before added it
+    std::this_thread::sleep_for(200ms);
+    apps.reset();
+    traffic_options t;
+    t.target = cfg.server.listen;
+    t.length = std::chrono::seconds{warm + before + after + 1};
+    t.connections = opts.connections;
+    t.users = opts.users;
+    t.zipf_exponent = opts.zipf_exponent;
+    traffic_generator gen{t};
+    stop.on_stop([&gen] { gen.stop(); });
+    std::thread load{[&gen] { (void)gen.run(); }};
+    const auto start = std::chrono::steady_clock::now() + std::chrono::seconds{warm};
+    stop.wait_for(
+        std::chrono::duration_cast<std::chrono::milliseconds>(start - std::chrono::steady_clock::now()));
+    std::vector<std::vector<app_counts>> readings{apps.counts()};
+    for (int i = 1; i <= before + after && !stop.requested(); ++i) {
+        std::this_thread::sleep_until(start + std::chrono::seconds{i});
+        readings.push_back(apps.counts());
+        if (i == before) {
+            file.rewrite(demo_config_text(opts.ports, backend_count, slow_start));
+            std::raise(SIGHUP);  // app-4 joins
+        }
+    }
+    gen.stop();
+    load.join();
+    stop.on_stop({});
+    return join_run{slow_start, per_second(readings, backend_count - 1, -before)};
+}
+
+int run_join(const demo_options& opts, const config& cfg, memory_config& file, app_servers& apps,
+             stop_signal& stop) {
+    constexpr int warm = 5;
+    constexpr int before = 3;
+    const int after = static_cast<int>(std::chrono::ceil<std::chrono::seconds>(*opts.join).count()) + 4;
+    say(fmt::format(
+        "\nJoin: app-4 joins app-1..app-3 under load ({} connections, {} users, Zipf({}), {} cached users "
+        "per "
+        "backend, a miss costing {} ms): once at once, once with slow_start = \"{}\". Each run warms the "
+        "caches for {} s, then records {} s before the join and {} s after it...\n\n",
+        opts.connections, opts.users, opts.zipf_exponent, opts.app.cache_users, opts.app.miss_cost.count(),
+        format_duration(*opts.join), warm, before, after));
+    const join_run instant = run_join_phase(opts, cfg, file, apps, stop, duration{0}, warm, before, after);
+    if (stop.requested()) return 0;
+    const join_run ramped = run_join_phase(opts, cfg, file, apps, stop, *opts.join, warm, before, after);
+    if (stop.requested()) return 0;
+    say("\n" + format_join(instant, ramped, "app-4", before));
+    return 0;
+}
+
 std::string port_range(const config& cfg) {
     return fmt::format("{}:{}-{}", cfg.backends.front().address.host, cfg.backends.front().address.port,
                        cfg.backends.back().address.port);
@@ -287,7 +352,7 @@ int demo_main(const demo_options& opts) {
         return 0;
     }
 
-    const memory_config file{demo_config_text(opts.ports)};
+    memory_config file{demo_config_text(opts.ports)};
     balancer lb{file.path(), stop};
     if (!lb.wait_ready(cfg.server.listen)) {
         const bool interrupted = stop.requested();
@@ -307,6 +372,8 @@ int demo_main(const demo_options& opts) {
     int status = 0;
     if (opts.traffic) {
         status = run_traffic(opts, cfg, *apps, stop);
+    } else if (opts.join) {
+        status = run_join(opts, cfg, file, *apps, stop);
     } else {
         say(fmt::format(R"(
 Try:

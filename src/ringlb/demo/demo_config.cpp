@@ -1,14 +1,17 @@
 #include "ringlb/demo/demo_config.hpp"
 
+#include "ringlb/config/values.hpp"
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace ringlb::demo {
 
-std::string demo_config_text(const demo_ports& ports) {
-    std::string text =
-        fmt::format(R"(# ringlb demo: the balancer in front of four demo application servers, each keeping
+std::string demo_config_text(const demo_ports& ports, unsigned backends, duration slow_start) {
+    std::string text = fmt::format(
+        R"(# ringlb demo: the balancer in front of four demo application servers, each keeping
 # up to a bounded number of users in an in-memory cache. Validate: ringlb check -c FILE
 # Serve it yourself: ringlb demo --backends-only & ringlb serve -c FILE
 
@@ -25,15 +28,18 @@ balance_factor = 0                # bounded loads off: with a handful of connect
 retries = 2
 keyless = "round-robin"           # requests without X-User-Id: what a plain balancer does;
                                   # --traffic measures both
-
+{}
 [timeouts]
 shutdown_grace = "2s"             # Ctrl-C should not take long
 
 [log]
 access = "off"                    # --traffic sends tens of thousands of requests
 )",
-                    ports.listen);
-    for (unsigned i = 0; i < backend_count; ++i) {
+        ports.listen,
+        slow_start.count() > 0 ? fmt::format("{:<34}# a backend that joins gets its users over this window\n",
+                                             fmt::format("slow_start = \"{}\"", format_duration(slow_start)))
+                               : std::string{});
+    for (unsigned i = 0; i < std::min(backends, backend_count); ++i) {
         text += fmt::format(R"(
 [[backends]]
 id = "app-{}"

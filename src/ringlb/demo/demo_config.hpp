@@ -3,6 +3,7 @@
 //   ringlb::demo::demo_ports ports{.listen = 8080, .first_backend = 9101};
 //   std::string toml = ringlb::demo::demo_config_text(ports);   // `ringlb demo --print-config`
 //   ringlb::config cfg = ringlb::demo::demo_config(ports);       // the same, parsed
+//   auto three = ringlb::demo::demo_config_text(ports, 3, std::chrono::seconds{4});  // --join
 //
 // The demo runs the real `ringlb serve` on this text, so what a newcomer sees is the product,
 // and the text is printable so the same setup can be run by hand (`ringlb serve -c` with the
@@ -27,8 +28,11 @@ struct demo_ports {
     std::uint16_t first_backend = 9101;  ///< app-1; app-2.. take the next ports
 };
 
-/// The demo config as TOML, with comments that say why each value was chosen.
-[[nodiscard]] std::string demo_config_text(const demo_ports& ports);
+/// The demo config as TOML, with comments that say why each value was chosen. `backends`
+/// (1..backend_count) lists app-1..app-N only, and a positive `slow_start` sets
+/// [routing] slow_start: `--join` reloads the balancer with such variants.
+[[nodiscard]] std::string demo_config_text(const demo_ports& ports, unsigned backends = backend_count,
+                                           duration slow_start = {});
 
 /// demo_config_text parsed and validated. Throws std::logic_error if it does not validate
 /// (a bug, which the unit tests catch).

@@ -160,14 +160,19 @@ public:
     }
     [[nodiscard]] backend_mode mode() const noexcept { return mode_.load(std::memory_order_acquire); }
     /// When the last ramp started (0 before any), and its length, in steady_clock ticks.
-    [[nodiscard]] std::int64_t ramp_start() const noexcept { return ramp_start_.load(std::memory_order_relaxed); }
-    [[nodiscard]] std::int64_t ramp_window() const noexcept { return ramp_window_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::int64_t ramp_start() const noexcept {
+        return ramp_start_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::int64_t ramp_window() const noexcept {
+        return ramp_window_.load(std::memory_order_relaxed);
+    }
     /// When the backend last stopped taking keys (down, draining, maintenance), 0 if never.
     [[nodiscard]] std::int64_t left_at() const noexcept { return left_at_.load(std::memory_order_relaxed); }
 
     /// Whether the mode lets the backend take a key of hand-over hash `h2` now (the passive
     /// back-off is eligible()'s business).
-    [[nodiscard]] bool admits(std::uint64_t h2, steady_clock::time_point now, panic_state panic) const noexcept {
+    [[nodiscard]] bool admits(std::uint64_t h2, steady_clock::time_point now,
+                              panic_state panic) const noexcept {
         switch (mode()) {
             case backend_mode::up:
                 return true;
@@ -192,6 +197,13 @@ public:
         return m == backend_mode::up || m == backend_mode::slow_start;
     }
 
+    /// Whether idle connections to the backend are worth keeping: it serves, or it is down
+    /// while the pool panics open and so still takes its keys.
+    [[nodiscard]] bool keeps_connections() const noexcept {
+        return serving() || (mode() == backend_mode::down &&
+                             totals_->panic.load(std::memory_order_relaxed) == panic_state::fail_open);
+    }
+
 private:
     // in_flight_ changes on every request; health fields rarely. Separate lines so readers of
     // health (every selection) are not invalidated by counter traffic.
@@ -203,7 +215,7 @@ private:
     std::atomic<std::int64_t> ramp_start_{0};   // steady_clock ticks
     std::atomic<std::int64_t> ramp_window_{0};  // steady_clock ticks
     std::atomic<std::int64_t> left_at_{0};      // steady_clock ticks
-    std::shared_ptr<load_totals> totals_;  // shared with every state of the pool; immutable
+    std::shared_ptr<load_totals> totals_;       // shared with every state of the pool; immutable
     alignas(64) std::atomic<std::uint64_t> passive_events_{0};
 
     [[nodiscard]] std::int64_t elapsed(steady_clock::time_point now) const noexcept {

@@ -274,7 +274,8 @@ public:
                                 steady_clock::time_point now, steady_clock::duration max_idle,
                                 bool replayable);
     /// Keeps `c` for reuse and starts watching it, or closes it when `b` already has `keep`
-    /// idle connections or takes no new requests (draining, maintenance, down). `c` must
+    /// idle connections or takes no new requests (draining, maintenance, down unless the
+    /// pool panics open: backend_state::keeps_connections). `c` must
     /// have been read to the end of a response.
     void give(const backend& b, conn_ref c, steady_clock::time_point now, std::size_t keep);
     /// Closes connections idle longer than `max_idle` and those of backends that take no
