@@ -287,6 +287,35 @@ weight = 10001
     EXPECT_NE(r.errors[4].message.find("out of range"), std::string::npos);
 }
 
+TEST(config, previous_owner_header_is_a_name_ringlb_may_own) {
+    const auto errors_of = [](const std::string& name) {
+        return parse("[routing]\nprevious_owner_header = \"" + name + "\"\n" + one_backend).errors.size();
+    };
+    EXPECT_EQ(errors_of("X-Previous-Owner"), 0u);
+    EXPECT_EQ(errors_of(""), 0u);  // off
+    // Headers that frame, route or mean something to the message are refused.
+    for (const char* taken : {"Host", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive", "TE",
+                              "Upgrade", "Expect", "Cookie", "X-Forwarded-For", "x-forwarded-proto",
+                              "Trailer", "Proxy-Authorization", "proxy-anything"})
+        EXPECT_EQ(errors_of(taken), 1u) << taken;
+    EXPECT_EQ(errors_of("Bad Name"), 1u);
+    EXPECT_EQ(errors_of(std::string(65, 'x')), 1u);
+}
+
+TEST(config, passive_5xx_needs_active_checks) {
+    const auto e = only_error(std::string{"[health]\npassive_5xx = true\n"} + one_backend);
+    EXPECT_NE(e.message.find("health.passive_5xx needs an active check"), std::string::npos) << e.message;
+    EXPECT_EQ(e.line, 2u);
+    EXPECT_TRUE(
+        parse(std::string{"[health]\ncheck = \"tcp\"\npassive_5xx = true\n"} + one_backend).errors.empty());
+    // A backend that turns its checks off while [health] counts 5xx is told so.
+    const auto b = only_error(
+        "[health]\ncheck = \"tcp\"\npassive_5xx = true\n[[backends]]\nid = \"a\"\n"
+        "address = \"127.0.0.1:1\"\nhealth = { check = \"none\" }\n");
+    EXPECT_NE(b.message.find("backends[0].health.passive_5xx needs an active check"), std::string::npos)
+        << b.message;
+}
+
 TEST(config, duplicate_address_is_a_warning) {
     const auto r = parse(R"(
 [[backends]]

@@ -471,13 +471,38 @@ TEST_F(Controller, ABurstOfPassiveFailuresIsOneFailedResult) {
         state("app-2").record_failure(now);
     }
     ASSERT_TRUE(wait_mode("app-1", backend_mode::down)) << all_logs();
-    EXPECT_TRUE(logged("backend app-1 is down: failures seen by client traffic")) << all_logs();
+    EXPECT_TRUE(logged("backend app-1 is down: client traffic failed in 1 check interval")) << all_logs();
     // app-2's next probes pass: the burst weighed one failure, and the streak is reset.
     const int seen = server(1).answered_with(200);
     ASSERT_TRUE(run_until([&] { return server(1).answered_with(200) >= seen + 3; }));
     EXPECT_EQ(mode("app-2"), backend_mode::up) << all_logs();
     EXPECT_FALSE(logged("backend app-2 is down")) << all_logs();
     // app-1's checks pass: it is back after `rise` of them.
+    ASSERT_TRUE(wait_mode("app-1", backend_mode::up)) << all_logs();
+}
+
+// A backend whose checks pass while its clients keep failing (a /health that is fine, every
+// real request a 500): `fall` intervals in a row with client failures take it down, and
+// the passing checks in between do not wipe them out.
+TEST_F(Controller, ClientFailuresInFallIntervalsInARowEjectABackendWhoseChecksPass) {
+    open_servers(2);
+    const std::string health = http_checks + "fall = 3\nrise = 2\npanic_threshold = 0\n";
+    ASSERT_TRUE(apply(config_text({{"app-1", server(0).port()}, {"app-2", server(1).port()}}, health)).ok);
+    ASSERT_TRUE(run_until([&] { return server(0).answered_with(200) >= 1; }));
+    // The data path records a counted 5xx between every two checks.
+    bool down = false;
+    for (int interval = 0; interval < 20 && !down; ++interval) {
+        state("app-1").record_error_status();
+        const int seen = server(0).answered_with(200);
+        ASSERT_TRUE(run_until(
+            [&] { return server(0).answered_with(200) > seen || mode("app-1") == backend_mode::down; }));
+        down = mode("app-1") == backend_mode::down;
+    }
+    EXPECT_TRUE(down) << all_logs();
+    EXPECT_TRUE(logged("backend app-1 is down: client traffic failed in 3 check intervals in a row"))
+        << all_logs();
+    EXPECT_EQ(mode("app-2"), backend_mode::up);
+    // Without traffic (it gets none while down) its passing checks bring it back.
     ASSERT_TRUE(wait_mode("app-1", backend_mode::up)) << all_logs();
 }
 
@@ -562,14 +587,39 @@ TEST_F(Controller, DrainRunsTheDrainWindowAndReadyRunsSlowStart) {
     EXPECT_EQ(mode("app-2"), backend_mode::draining);
     EXPECT_EQ(state("app-2").ramp_window(), steady_clock::duration{10s}.count());
     EXPECT_TRUE(logged("backend app-2: up -> draining (its keys leave over 10s)")) << all_logs();
-    EXPECT_EQ(ctl.current()->routing->totals().out.load(), 1);
+    EXPECT_EQ(ctl.current()->routing->totals().out.load(), 0) << "inside its window it still takes keys";
     EXPECT_FALSE(ctl.panicking()) << "draining is the operator's choice, not a failure";
 
     ASSERT_TRUE(apply(text("ready")).ok);
     EXPECT_EQ(mode("app-2"), backend_mode::slow_start) << "back in service through slow start";
     EXPECT_EQ(state("app-2").ramp_window(), steady_clock::duration{20s}.count());
-    EXPECT_TRUE(logged("backend app-2: draining -> slow-start (its keys arrive over 20s)")) << all_logs();
+    // Ready at once: it still had every key, so its slow start continues from there.
+    EXPECT_TRUE(
+        logged("backend app-2: draining -> slow-start (its keys arrive over 20s, 100% there already)"))
+        << all_logs();
     EXPECT_EQ(ctl.current()->routing->totals().out.load(), 0);
+}
+
+TEST_F(Controller, ABackendCountsOutOfTheCapOnceItsDrainWindowIsOver) {
+    open_servers(3);
+    const auto text = [&](const std::string& app2_state) {
+        return config_text({{"app-1", server(0).port()},
+                            {"app-2", server(1).port(), "state = \"" + app2_state + "\"\n"},
+                            {"app-3", server(2).port()}},
+                           "", "drain_window = \"300ms\"\n");
+    };
+    ASSERT_TRUE(apply(text("ready")).ok);
+    const auto asked = steady_clock::now();
+    ASSERT_TRUE(apply(text("drain")).ok);
+    EXPECT_EQ(ctl.current()->routing->totals().out.load(), 0);
+    // A passive failure while it drains counts it down (it still takes keys)...
+    state("app-2").record_failure(steady_clock::now());
+    EXPECT_EQ(ctl.current()->routing->totals().down.load(), 1);
+    // ...until the window ends: then it is out, and counted once.
+    ASSERT_TRUE(run_until([&] { return ctl.current()->routing->totals().out.load() == 1; })) << all_logs();
+    EXPECT_GE(steady_clock::now() - asked, 300ms);
+    EXPECT_EQ(ctl.current()->routing->totals().down.load(), 0) << "out and down at once";
+    EXPECT_FALSE(state("app-2").keeps_connections(steady_clock::now()));
 }
 
 TEST_F(Controller, StopEndsTheChecksAndLetsTheLoopRunOutOfWork) {

@@ -22,6 +22,19 @@ TEST(Forward, RequestDropsHopByHopAndAddsForwardedHeaders) {
               "Content-Length: 0\r\nX-Forwarded-Proto: http\r\n\r\n");
 }
 
+TEST(Forward, TheHeaderRinglbSetsIsStrippedFromClientsWhateverItsCase) {
+    const std::string in =
+        "GET / HTTP/1.1\r\nHost: h\r\nX-Previous-Owner: forged\r\nx-previous-owner: again\r\nX-Keep: "
+        "1\r\n\r\n";
+    http_parser p{http_parser::type::request};
+    ASSERT_EQ(p.feed(in.data(), in.size()).what, http_parser::event::head_complete);
+    std::string out;
+    ringlb::build_backend_request(p, "192.0.2.7", "http", out, "X-PREVIOUS-OWNER");
+    EXPECT_EQ(out,
+              "GET / HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: "
+              "http\r\n\r\n");
+}
+
 TEST(Forward, ConnectionCloseDropsOnlyAHeaderNamedClose) {
     // Connection: close names the reserved "Close" field (RFC 9110 16.3.2.2) and nothing else.
     const std::string in = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nClose: x\r\nX-Keep: 1\r\n\r\n";
@@ -106,7 +119,10 @@ TEST(Forward, TheStatusLineIsRinglbsOwnWithAReasonOnlyWhenItIsClean) {
     EXPECT_EQ(relayed("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 200 ");
     EXPECT_EQ(relayed("HTTP/1.1 503 Busy\x01\x02\r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 503 ")
         << "control characters in the reason are not repeated";
-    EXPECT_EQ(relayed("HTTP/1.1 200 \xc3\xa7" "a va\r\nContent-Length: 0\r\n\r\n"), "HTTP/1.1 200 \xc3\xa7" "a va")
+    EXPECT_EQ(relayed("HTTP/1.1 200 \xc3\xa7"
+                      "a va\r\nContent-Length: 0\r\n\r\n"),
+              "HTTP/1.1 200 \xc3\xa7"
+              "a va")
         << "obs-text is allowed";
 }
 

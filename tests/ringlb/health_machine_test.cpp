@@ -102,3 +102,28 @@ TEST(HealthMachine, NextDelayFollowsTheVerdictAndTheStreak) {
 }
 
 }  // namespace
+
+TEST(HealthMachine, ClientFailuresCountPerIntervalApartFromChecks) {
+    ringlb::health_machine m{2, 3};
+    // Failing intervals interleaved with passing checks still add up.
+    EXPECT_FALSE(m.observe_passive(true));
+    EXPECT_FALSE(m.observe(true));
+    EXPECT_FALSE(m.observe_passive(true));
+    EXPECT_TRUE(m.changing());
+    EXPECT_FALSE(m.observe(true));
+    EXPECT_TRUE(m.observe_passive(true)) << "the third failing interval in a row";
+    EXPECT_FALSE(m.up());
+    // An interval without failures resets the count.
+    ringlb::health_machine n{2, 2};
+    EXPECT_FALSE(n.observe_passive(true));
+    EXPECT_FALSE(n.observe_passive(false));
+    EXPECT_FALSE(n.observe_passive(true));
+    EXPECT_TRUE(n.up());
+    // Traffic never vouches for a down backend: only checks bring it back.
+    EXPECT_TRUE(n.observe_passive(true));
+    EXPECT_FALSE(n.observe_passive(false));
+    EXPECT_FALSE(n.up());
+    EXPECT_FALSE(n.observe(true));
+    EXPECT_TRUE(n.observe(true));
+    EXPECT_TRUE(n.up());
+}

@@ -22,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ringlb::backend_mode;
+using ramp_from = ringlb::backend_state::ramp_from;
 using ringlb::panic_state;
 using ringlb::steady_clock;
 constexpr std::size_t npos = chash::npos;
@@ -117,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, ModesThatTakeNothing,
 TEST_F(Modes, SlowStartHandsTheBackendAGrowingSetOfItsOwnKeys) {
     constexpr steady_clock::duration window = 10s;  // in ticks: window / steps must not round
     constexpr int steps = 20;
-    state(target).set_mode(backend_mode::slow_start, t0, window);
+    state(target).set_mode(backend_mode::slow_start, t0, window, ramp_from::beginning);
     std::vector<bool> arrived(hashes.size(), false);
     for (int s = 0; s <= steps + 1; ++s) {
         const auto now = t0 + window / steps * s;
@@ -163,9 +164,10 @@ TEST_F(Modes, ADrainWindowIsTheSlowStartRampInReverse) {
     std::vector<bool> left(hashes.size(), false);
     for (int s = 0; s <= steps + 1; ++s) {
         const auto now = t0 + window / steps * s;
-        state(target).set_mode(backend_mode::slow_start, t0, window);
-        const auto arriving = route(now);
-        state(target).set_mode(backend_mode::draining, t0, window);
+        // What slow start would have handed over at the mirrored instant.
+        state(target).set_mode(backend_mode::slow_start, t0, window, ramp_from::beginning);
+        const auto arrived = route(t0 + window - window / steps * std::min(s, steps));
+        state(target).set_mode(backend_mode::draining, t0, window, ramp_from::beginning);
         const auto at = route(now);
         std::size_t here = 0, came_back = 0, others_moved = 0, elsewhere = 0, not_mirrored = 0;
         for (std::size_t k = 0; k < hashes.size(); ++k) {
@@ -180,9 +182,9 @@ TEST_F(Modes, ADrainWindowIsTheSlowStartRampInReverse) {
                 left[k] = true;
                 elsewhere += at[k] != next_candidate(hashes[k], {target}) ? 1 : 0;
             }
-            // Before the end, a draining backend keeps exactly the keys slow start would not
-            // yet have handed it.
-            if (s < steps) not_mirrored += (at[k] == target) == (arriving[k] == target) ? 1 : 0;
+            // Before the end, a draining backend keeps exactly the keys slow start would
+            // have handed it by the mirrored instant: the last to arrive leave first.
+            if (s < steps) not_mirrored += (at[k] == target) != (arrived[k] == target) ? 1 : 0;
         }
         EXPECT_EQ(others_moved, 0u) << "step " << s;
         EXPECT_EQ(came_back, 0u) << "step " << s << ": a key that had left came back";
@@ -198,7 +200,58 @@ TEST_F(Modes, ADrainWindowIsTheSlowStartRampInReverse) {
             EXPECT_EQ(here, 0u) << "none left at the end of the window";
         }
     }
-    EXPECT_FALSE(state(target).serving());
+}
+
+// A backend switched mid-ramp continues from the keys it has: drained while it slow-starts,
+// it takes no key it did not already have and gives its keys away from there; ready again
+// while it drains, it gives no key away and takes the rest over what is left of the ramp.
+TEST_F(Modes, ASwitchMidRampContinuesWithoutMovingKeysBack) {
+    constexpr steady_clock::duration window = 10s;
+    const auto served = [&](const std::vector<std::size_t>& at) {
+        std::vector<bool> v(at.size());
+        for (std::size_t k = 0; k < at.size(); ++k) v[k] = at[k] == target;
+        return v;
+    };
+    const auto subset = [](const std::vector<bool>& a, const std::vector<bool>& b) {
+        for (std::size_t k = 0; k < a.size(); ++k)
+            if (a[k] && !b[k]) return false;
+        return true;
+    };
+    const auto count = [](const std::vector<bool>& v) { return std::count(v.begin(), v.end(), true); };
+
+    state(target).set_mode(backend_mode::slow_start, t0, window, ramp_from::beginning);
+    const auto switch_at = t0 + 4s;
+    const auto before = served(route(switch_at));
+    ASSERT_NEAR(static_cast<double>(count(before)) / static_cast<double>(own), 0.4, tolerance(0.4, own));
+    state(target).set_mode(backend_mode::draining, switch_at, window);
+    auto held = served(route(switch_at));
+    EXPECT_TRUE(subset(held, before)) << "draining took a key it did not have";
+    EXPECT_NEAR(static_cast<double>(count(held)), static_cast<double>(count(before)), 2.0);
+    for (int s = 1; s <= 6; ++s) {
+        const auto now = switch_at + 1s * s;
+        const auto next = served(route(now));
+        EXPECT_TRUE(subset(next, held)) << "a key came back while draining, second " << s;
+        held = next;
+    }
+    // It drains from 40% at the drain window's pace: 4 s to empty.
+    EXPECT_EQ(count(served(route(switch_at + 4s))), 0);
+
+    // Now ready again two seconds into a fresh drain (80% still there): slow start from 80%.
+    state(target).set_mode(backend_mode::up, t0, 0s, ramp_from::beginning);
+    state(target).set_mode(backend_mode::draining, t0, window);
+    const auto back_at = t0 + 2s;
+    const auto kept = served(route(back_at));
+    ASSERT_NEAR(static_cast<double>(count(kept)) / static_cast<double>(own), 0.8, tolerance(0.8, own));
+    state(target).set_mode(backend_mode::slow_start, back_at, window);
+    auto has = served(route(back_at));
+    EXPECT_TRUE(subset(kept, has)) << "slow start gave away a key the draining backend still had";
+    EXPECT_NEAR(static_cast<double>(count(has)), static_cast<double>(count(kept)), 2.0);
+    for (int s = 1; s <= 3; ++s) {
+        const auto next = served(route(back_at + 1s * s));
+        EXPECT_TRUE(subset(has, next)) << "a key left during slow start, second " << s;
+        has = next;
+    }
+    EXPECT_EQ(count(served(route(back_at + 2s))), static_cast<long>(own)) << "the last 20% take 2 s";
 }
 
 TEST_F(Modes, PanicFailOpenSendsADownBackendItsKeysAnyway) {
@@ -272,9 +325,9 @@ TEST_F(Modes, KeylessRequestsNeverReachABackendThatTakesNothing) {
 TEST_F(Modes, IdleConnectionsAreKeptWhileTheBackendTakesKeys) {
     auto& st = state(target);
     const auto keeps = [&](backend_mode m, panic_state p) {
-        st.set_mode(m, t0, 0s);
+        st.set_mode(m, t0, 0s, ramp_from::beginning);
         snap->set_pool_health(0, p);
-        return st.keeps_connections();
+        return st.keeps_connections(t0);
     };
     EXPECT_TRUE(keeps(backend_mode::up, panic_state::none));
     EXPECT_TRUE(keeps(backend_mode::slow_start, panic_state::none));
@@ -284,6 +337,11 @@ TEST_F(Modes, IdleConnectionsAreKeptWhileTheBackendTakesKeys) {
     EXPECT_TRUE(keeps(backend_mode::down, panic_state::fail_open)) << "it still takes its keys";
     EXPECT_FALSE(keeps(backend_mode::down, panic_state::fail_closed));
     EXPECT_FALSE(keeps(backend_mode::maintenance, panic_state::fail_open));
+    // Draining inside its window still serves some keys: its connections stay until the end.
+    snap->set_pool_health(0, panic_state::none);
+    st.set_mode(backend_mode::draining, t0, 10s, ramp_from::beginning);
+    EXPECT_TRUE(st.keeps_connections(t0 + 9s));
+    EXPECT_FALSE(st.keeps_connections(t0 + 10s));
 }
 
 TEST(ModesBoundedLoads, BackendsOutOfServiceDoNotCountTowardTheCap) {

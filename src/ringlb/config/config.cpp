@@ -47,12 +47,10 @@ constexpr std::array<std::string_view, 7> top_keys{"server", "routing", "timeout
                                                    "health", "log",     "backends"};
 constexpr std::array<std::string_view, 2> server_keys{"listen", "workers"};
 constexpr std::array<std::string_view, 10> routing_keys{
-    "algorithm",  "hash_key",     "vnodes",
-    "balance_factor", "retries",  "keyless",
-    "slow_start", "drain_window", "previous_owner_header",
-    "previous_owner_window"};
-constexpr std::array<std::string_view, 7> timeouts_keys{"connect", "client_header",  "backend_response", "idle",
-                                                        "linger",  "shutdown_grace", "resolve"};
+    "algorithm", "hash_key",   "vnodes",       "balance_factor",        "retries",
+    "keyless",   "slow_start", "drain_window", "previous_owner_header", "previous_owner_window"};
+constexpr std::array<std::string_view, 7> timeouts_keys{
+    "connect", "client_header", "backend_response", "idle", "linger", "shutdown_grace", "resolve"};
 constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
                                                       "idle_backend_connections"};
 // A backend's own `health` table takes the check keys; the panic keys are pool-wide.
@@ -60,9 +58,9 @@ constexpr std::array<std::string_view, 13> check_keys_list{
     "check",  "interval", "fast_interval", "down_interval", "timeout",     "rise",       "fall",
     "method", "path",     "host",          "expect_status", "expect_body", "passive_5xx"};
 constexpr std::array<std::string_view, 15> health_keys{
-    "check", "interval",      "fast_interval", "down_interval", "timeout",         "rise",
-    "fall",  "method",        "path",          "host",          "expect_status",   "expect_body",
-    "passive_5xx",            "panic_threshold",                "panic"};
+    "check",       "interval",        "fast_interval", "down_interval", "timeout",       "rise",
+    "fall",        "method",          "path",          "host",          "expect_status", "expect_body",
+    "passive_5xx", "panic_threshold", "panic"};
 constexpr std::array<std::string_view, 1> log_keys{"access"};
 constexpr std::array<std::string_view, 5> backend_keys{"id", "address", "weight", "state", "health"};
 
@@ -318,7 +316,8 @@ private:
         if (n == nullptr) return false;
         const auto* v = n->as_boolean();
         if (v == nullptr) {
-            error(n->source(), std::string{path} + " must be true or false, not " + std::string{type_name(*n)});
+            error(n->source(),
+                  std::string{path} + " must be true or false, not " + std::string{type_name(*n)});
             return false;
         }
         out = v->get();
@@ -338,7 +337,8 @@ private:
         read_integer(t, "fall", path("fall"), 1, max_rise_fall, out.fall);
         if (const std::string* m = read_string(t, "method", path("method"))) {
             if (!is_token(*m) || m->size() > 32)
-                error(t.get("method")->source(), path("method") + " \"" + *m + "\" is not an HTTP method token");
+                error(t.get("method")->source(),
+                      path("method") + " \"" + *m + "\" is not an HTTP method token");
             else
                 out.method = *m;
         }
@@ -373,6 +373,14 @@ private:
                 out.expect_body = *b;
         }
         read_bool(t, "passive_5xx", path("passive_5xx"), out.passive_5xx);
+        // Client failures are observed per check interval (control/health_machine.hpp):
+        // without checks there is no interval, and the setting would silently do nothing.
+        if (out.passive_5xx && out.check == check_kind::none &&
+            (t.get("passive_5xx") != nullptr || t.get("check") != nullptr)) {
+            const toml::node* at = t.get("passive_5xx") != nullptr ? t.get("passive_5xx") : t.get("check");
+            error(at->source(), path("passive_5xx") + " needs an active check (" + path("check") +
+                                    " = \"tcp\" or \"http\"): 5xx answers are counted per check interval");
+        }
         if (out.timeout > out.interval && t.get("timeout") != nullptr)
             warn(t.get("timeout")->source(), path("timeout") + " is longer than " + path("interval") +
                                                  ": a slow check delays the next one");
@@ -384,9 +392,11 @@ private:
         if (const toml::node* n = t.get("panic_threshold")) {
             const auto v = n->value<double>();
             if (!v || n->is_boolean() || n->is_string())
-                error(n->source(), "health.panic_threshold must be a number, not " + std::string{type_name(*n)});
+                error(n->source(),
+                      "health.panic_threshold must be a number, not " + std::string{type_name(*n)});
             else if (!std::isfinite(*v) || *v < 0.0 || *v > 1.0)
-                error(n->source(), "health.panic_threshold must be a share in 0..1 (0 = never panic), e.g. 0.5");
+                error(n->source(),
+                      "health.panic_threshold must be a share in 0..1 (0 = never panic), e.g. 0.5");
             else
                 cfg_.health.panic_threshold = *v;
         }
@@ -412,12 +422,24 @@ private:
         read_duration(t, "previous_owner_window", "routing.previous_owner_window", duration{0},
                       cfg_.routing.previous_owner_window);
         if (const std::string* h = read_string(t, "previous_owner_header", "routing.previous_owner_header")) {
-            // Never a header that frames or routes the message: the proxy adds this one itself.
-            static constexpr std::array<std::string_view, 8> reserved{
-                "host",    "content-length",    "transfer-encoding", "connection",
-                "upgrade", "x-forwarded-for", "x-forwarded-proto", "te"};
+            // Never a header that frames, routes or means something else to the message (the
+            // ones http/parser.hpp's header_id names, and Trailer): the proxy adds this one
+            // itself, and strips every client copy of it.
+            static constexpr std::array<std::string_view, 12> reserved{"host",
+                                                                       "content-length",
+                                                                       "transfer-encoding",
+                                                                       "connection",
+                                                                       "keep-alive",
+                                                                       "te",
+                                                                       "upgrade",
+                                                                       "expect",
+                                                                       "cookie",
+                                                                       "x-forwarded-for",
+                                                                       "x-forwarded-proto",
+                                                                       "trailer"};
             const bool taken = std::any_of(reserved.begin(), reserved.end(),
-                                           [&](std::string_view r) { return iequals(r, *h); });
+                                           [&](std::string_view r) { return iequals(r, *h); }) ||
+                               (h->size() >= 6 && iequals(h->substr(0, 6), "proxy-"));
             if (!h->empty() && (!is_token(*h) || h->size() > 64 || taken))
                 error(t.get("previous_owner_header")->source(),
                       "routing.previous_owner_header \"" + *h +

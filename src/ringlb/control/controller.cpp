@@ -42,18 +42,24 @@ controller::controller(asio::io_context& io, hooks h)
 void controller::apply(std::shared_ptr<const config> cfg, done_fn done) {
     next_cfg_ = std::move(cfg);
     resolver_.set_timeout(next_cfg_->timeouts.resolve);
-    resolved_.clear();  // a reload looks every name up again
+    // A reload looks every name up again: those looked up before it are stale. Names looked
+    // up by the passes already running for earlier changes count as fresh, so reloads that
+    // come faster than DNS answers still end in a publication.
+    fresh_chain_ = pass_running_ ? chain_ : chain_ + 1;
     store_.set_file(next_cfg_->backends);
     request(std::move(done));
 }
 
-void controller::changed(done_fn done) { request(std::move(done)); }
+void controller::changed(done_fn done) {
+    request(std::move(done));
+}
 
 void controller::request(done_fn done) {
     if (done) waiting_.push_back(std::move(done));
     ++wanted_;
     if (!pass_running_) {
         pass_running_ = true;
+        ++chain_;
         asio::post(io_, [this] { start_pass(); });
     }
 }
@@ -65,8 +71,10 @@ void controller::start_pass() {
     std::vector<std::pair<std::string, endpoint>> lookups;
     for (const member& m : store_.members()) {
         std::string key = to_string(m.backend.address);
-        if (resolved_.contains(key)) continue;
-        if (std::any_of(lookups.begin(), lookups.end(), [&](const auto& l) { return l.first == key; })) continue;
+        if (const auto it = resolved_.find(key); it != resolved_.end() && it->second.chain >= fresh_chain_)
+            continue;
+        if (std::any_of(lookups.begin(), lookups.end(), [&](const auto& l) { return l.first == key; }))
+            continue;
         lookups.emplace_back(std::move(key), m.backend.address);
     }
     if (lookups.empty()) {
@@ -77,7 +85,7 @@ void controller::start_pass() {
     for (auto& [key, at] : lookups) {
         resolver_.resolve(at, [this, key = key](const resolve_result& r) {
             if (r.ok)
-                resolved_[key] = r.address;
+                resolved_[key] = resolved_address{r.address, chain_};
             else if (resolve_error_.empty())
                 resolve_error_ = r.error;
             if (--resolving_ == 0) resolved();
@@ -98,7 +106,11 @@ void controller::resolved() {
     const auto& members = store_.members();
     std::vector<asio::ip::tcp::endpoint> addresses;
     addresses.reserve(members.size());
-    for (const member& m : members) addresses.push_back(resolved_.at(to_string(m.backend.address)));
+    for (const member& m : members) addresses.push_back(resolved_.at(to_string(m.backend.address)).address);
+    std::erase_if(resolved_, [&](const auto& entry) {  // forget the names no member has any more
+        return std::none_of(members.begin(), members.end(),
+                            [&](const member& m) { return to_string(m.backend.address) == entry.first; });
+    });
     std::string error;
     placement_change how{};
     auto b = build_bundle(*next_cfg_, members, addresses, current_.get(), error, &how);
@@ -131,8 +143,8 @@ void controller::finish_pass(bool ok, const std::string& message) {
 void controller::sync_tracked(const bundle& b) {
     const auto backends = b.routing->backends();
     for (auto it = tracked_.begin(); it != tracked_.end();) {
-        const bool kept =
-            std::any_of(backends.begin(), backends.end(), [&](const backend& be) { return be.id == it->first; });
+        const bool kept = std::any_of(backends.begin(), backends.end(),
+                                      [&](const backend& be) { return be.id == it->first; });
         if (kept) {
             ++it;
             continue;
@@ -180,9 +192,11 @@ void controller::on_report(const check_report& r) {
     if (r.up)
         hooks_.log("backend " + r.id + " is healthy again (" + std::to_string(it->second.check.rise) +
                    " checks passed)");
+    else if (r.passive)
+        hooks_.log("backend " + r.id + " is down: " + r.detail);
     else
-        hooks_.log("backend " + r.id + " is down: " + r.detail + " (" + std::to_string(it->second.check.fall) +
-                   " checks failed)");
+        hooks_.log("backend " + r.id + " is down: " + r.detail + " (" +
+                   std::to_string(it->second.check.fall) + " checks failed)");
     update_modes();
 }
 
@@ -191,8 +205,6 @@ void controller::update_modes() {
     const auto now = steady_clock::now();
     const auto slow_start = std::chrono::duration_cast<steady_clock::duration>(cfg_->routing.slow_start);
     const auto drain_window = std::chrono::duration_cast<steady_clock::duration>(cfg_->routing.drain_window);
-    std::optional<steady_clock::time_point> next_ramp_end;
-    std::int32_t out = 0;
     std::size_t counted = 0;
     std::size_t healthy = 0;
     for (const backend& be : current_->routing->backends()) {
@@ -200,42 +212,34 @@ void controller::update_modes() {
         const bool was_serving =
             t.mode ? (*t.mode == backend_mode::up || *t.mode == backend_mode::slow_start) : !published_once_;
         backend_mode want = backend_mode::up;
-        std::string why;
         if (t.admin == admin_state::maintenance) {
             want = backend_mode::maintenance;
         } else if (t.admin == admin_state::drain) {
             want = backend_mode::draining;
         } else if (!t.health_up) {
             want = backend_mode::down;
-        } else if (!was_serving || (t.mode == backend_mode::slow_start)) {
-            const auto started = steady_clock::time_point{steady_clock::duration{t.state->ramp_start()}};
-            const bool ramp_running = t.mode == backend_mode::slow_start && now < started + slow_start;
-            if (!was_serving && slow_start.count() > 0) {
+        } else if (!was_serving) {
+            if (slow_start.count() > 0) want = backend_mode::slow_start;
+        } else if (t.mode == backend_mode::slow_start) {
+            // The ramp set when it began (a reload that changes routing.slow_start applies to
+            // the next one).
+            const backend_state::mode_view v = t.state->view();
+            if (now.time_since_epoch().count() < v.ramp_start + v.ramp_window)
                 want = backend_mode::slow_start;
-            } else if (ramp_running) {
-                want = backend_mode::slow_start;
-                next_ramp_end = std::min(next_ramp_end.value_or(started + slow_start), started + slow_start);
-            }
         }
         if (!t.mode || want != *t.mode) {
             const auto window = want == backend_mode::slow_start ? slow_start
                                 : want == backend_mode::draining ? drain_window
                                                                  : steady_clock::duration{0};
-            t.state->set_mode(want, now, window);
-            if (want == backend_mode::slow_start) next_ramp_end = std::min(next_ramp_end.value_or(now + window), now + window);
-            if (t.mode || want != backend_mode::up)
-                hooks_.log("backend " + be.id + ": " + std::string{t.mode ? to_string(*t.mode) : "new"} + " -> " +
-                           std::string{to_string(want)} +
-                           (want == backend_mode::slow_start ? " (its keys arrive over " +
-                                                                   format_duration(cfg_->routing.slow_start) + ")"
-                            : want == backend_mode::draining && drain_window.count() > 0
-                                ? " (its keys leave over " + format_duration(cfg_->routing.drain_window) + ")"
-                                : std::string{}));
+            // A backend that just joined starts its ramp from nothing; one that switches
+            // mid-ramp continues from the keys it has.
+            t.state->set_mode(
+                want, now, window,
+                t.mode ? backend_state::ramp_from::current : backend_state::ramp_from::beginning);
+            if (t.mode || want != backend_mode::up) log_mode_change(be.id, t.mode, want, *t.state, now);
             t.mode = want;
         }
-        if (be.weight == 0) continue;
-        if (want == backend_mode::down || want == backend_mode::draining || want == backend_mode::maintenance) ++out;
-        if (t.admin != admin_state::ready) continue;  // the operator's choice is not a failure
+        if (be.weight == 0 || t.admin != admin_state::ready) continue;  // an operator's choice is no failure
         ++counted;
         if (want == backend_mode::up || want == backend_mode::slow_start) ++healthy;
     }
@@ -243,7 +247,7 @@ void controller::update_modes() {
     const double threshold = cfg_->health.panic_threshold;
     const bool panic = counted > 0 && threshold > 0 &&
                        static_cast<double>(healthy) < threshold * static_cast<double>(counted);
-    const panic_state next = !panic                                          ? panic_state::none
+    const panic_state next = !panic                                        ? panic_state::none
                              : cfg_->health.panic == panic_mode::fail_open ? panic_state::fail_open
                                                                            : panic_state::fail_closed;
     if (next != panic_) {
@@ -253,13 +257,43 @@ void controller::update_modes() {
         else
             hooks_.log("panic: " + std::to_string(healthy) + " of " + std::to_string(counted) +
                        " backends healthy, below health.panic_threshold " + percent(threshold) + "; " +
-                       (next == panic_state::fail_open
-                            ? "fail-open: every key goes to its owner, down or not"
-                            : "fail-closed: requests are answered 503"));
+                       (next == panic_state::fail_open ? "fail-open: every key goes to its owner, down or not"
+                                                       : "fail-closed: requests are answered 503"));
         panic_ = next;
+    }
+    // Bounded loads divide the load among the backends that take keys: count the others
+    // once (backend_state::set_counted_out), and look again when a ramp ends.
+    std::int32_t out = 0;
+    std::optional<steady_clock::time_point> next_ramp_end;
+    for (const backend& be : current_->routing->backends()) {
+        const bool takes = be.state->takes_keys(now, panic_);
+        be.state->set_counted_out(be.weight > 0 && !takes);
+        if (be.weight > 0 && !takes) ++out;
+        const backend_state::mode_view v = be.state->view();
+        if (v.mode != backend_mode::slow_start && v.mode != backend_mode::draining) continue;
+        const steady_clock::time_point end{steady_clock::duration{v.ramp_start + v.ramp_window}};
+        if (end > now) next_ramp_end = std::min(next_ramp_end.value_or(end), end);
     }
     current_->routing->set_pool_health(out, panic_);
     if (next_ramp_end) arm_ramp_timer(*next_ramp_end);
+}
+
+void controller::log_mode_change(const std::string& id, std::optional<backend_mode> was,
+                                 backend_mode now_mode, const backend_state& state,
+                                 steady_clock::time_point now) {
+    std::string line = "backend " + id + ": " + std::string{was ? to_string(*was) : "new"} + " -> " +
+                       std::string{to_string(now_mode)};
+    const double share = static_cast<double>(state.admitted_span(now) >> 32) / 4294967296.0;
+    if (now_mode == backend_mode::slow_start) {
+        line += " (its keys arrive over " + format_duration(cfg_->routing.slow_start);
+        if (share > 0) line += ", " + percent(share) + " there already";
+        line += ")";
+    } else if (now_mode == backend_mode::draining && cfg_->routing.drain_window.count() > 0) {
+        line += " (its keys leave over " + format_duration(cfg_->routing.drain_window);
+        if (share < 1) line += ", " + percent(share) + " still there";
+        line += ")";
+    }
+    hooks_.log(line);
 }
 
 void controller::arm_ramp_timer(steady_clock::time_point at) {
@@ -271,6 +305,7 @@ void controller::arm_ramp_timer(steady_clock::time_point at) {
 
 void controller::stop() {
     stopped_ = true;
+    resolver_.cancel_all();
     for (auto& [id, t] : tracked_) {
         if (t.checker) t.checker->stop();
         t.checker.reset();

@@ -9,7 +9,8 @@
 //
 // Publication. Every change (a config applied, a store edit) asks for one publication; the
 // requests are coalesced, latest wins: a publication resolves the names it does not know
-// (control/resolver, asynchronous, bounded by timeouts.resolve), builds the bundle
+// or knows from before the last reload (control/resolver, asynchronous, bounded by
+// timeouts.resolve), builds the bundle
 // (incrementally where it can, control/bundle_builder), sets the modes of new backends and
 // hands it to the publish hook. A change that lands while one is being prepared makes it
 // start over with the newest membership. A name that does not resolve fails the whole
@@ -92,6 +93,8 @@ private:
     void sync_checker(const std::string& id, tracked& t, bool settings_changed);
     void on_report(const check_report& r);
     void update_modes();
+    void log_mode_change(const std::string& id, std::optional<backend_mode> was, backend_mode now_mode,
+                         const backend_state& state, steady_clock::time_point now);
     void arm_ramp_timer(steady_clock::time_point at);
 
     asio::io_context& io_;
@@ -102,10 +105,16 @@ private:
     std::shared_ptr<const config> next_cfg_;  // the config being published
     std::shared_ptr<const bundle> current_;
     std::map<std::string, tracked, std::less<>> tracked_;
-    std::map<std::string, asio::ip::tcp::endpoint> resolved_;  // "host:port" -> address, this config's
-    std::vector<done_fn> waiting_;  // callbacks of the requests the running pass serves
-    std::uint64_t wanted_ = 0;      // requests so far
-    std::uint64_t pass_ = 0;        // the request the running pass started for
+    struct resolved_address {
+        asio::ip::tcp::endpoint address;
+        std::uint64_t chain = 0;  // the chain of passes that looked it up
+    };
+    std::map<std::string, resolved_address> resolved_;  // "host:port" -> address
+    std::uint64_t chain_ = 0;        // chains of passes so far (one per run of coalesced changes)
+    std::uint64_t fresh_chain_ = 0;  // addresses looked up by an older chain are stale
+    std::vector<done_fn> waiting_;   // callbacks of the requests the running pass serves
+    std::uint64_t wanted_ = 0;       // requests so far
+    std::uint64_t pass_ = 0;         // the request the running pass started for
     bool pass_running_ = false;
     std::size_t resolving_ = 0;
     std::string resolve_error_;

@@ -1,7 +1,7 @@
 #include "ringlb/control/health_checker.hpp"
 
 #include "ringlb/config/values.hpp"
-#include "ringlb/http/parser.hpp"
+#include "ringlb/control/check_answer.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/write.hpp>
@@ -28,8 +28,10 @@ std::string build_request(const health_check_config& c, const asio::ip::tcp::end
 }  // namespace
 
 std::shared_ptr<health_checker> health_checker::start(asio::io_context& io, std::string id,
-                                                      asio::ip::tcp::endpoint address, health_check_config check,
-                                                      std::shared_ptr<backend_state> state, report_fn report) {
+                                                      asio::ip::tcp::endpoint address,
+                                                      health_check_config check,
+                                                      std::shared_ptr<backend_state> state,
+                                                      report_fn report) {
     auto c = std::make_shared<health_checker>(io, std::move(id), address, std::move(check), std::move(state),
                                               std::move(report));
     c->run();
@@ -91,13 +93,16 @@ void health_checker::wait(duration d) {
 }
 
 void health_checker::probe() {
-    // What the data path saw since the last probe: one failed result, whatever the count,
-    // so a burst of client errors weighs like one failed check.
+    // What the data path saw since the last probe: one interval with failures, however
+    // many (health_machine counts such intervals apart from the checks' results).
     const std::uint64_t passive = state_->passive_events();
-    if (passive != passive_seen_) {
-        passive_seen_ = passive;
-        const bool changed = machine_.observe(false);
-        report_(check_report{id_, false, changed, machine_.up(), "failures seen by client traffic"});
+    const bool failed = passive != passive_seen_;
+    passive_seen_ = passive;
+    if (machine_.observe_passive(failed)) {
+        report_(check_report{id_, false, true, machine_.up(),
+                             "client traffic failed in " + std::to_string(check_.fall) + " check interval" +
+                                 (check_.fall == 1 ? "" : "s in a row"),
+                             true});
         if (stopped_) return;
     }
     const std::uint64_t seq = ++probe_seq_;
@@ -145,43 +150,16 @@ void health_checker::read_more() {
         [self = shared_from_this(), seq, have](const asio::error_code& ec, std::size_t n) {
             if (self->probe_seq_ != seq || !self->socket_) return;
             self->answer_.resize(have + n);
-            // Judge once the answer is in: at its end, at the cap, or, without a body to
-            // search, as soon as the status line and head are.
-            http_parser p{http_parser::type::response};
-            const auto r = p.feed(self->answer_.data(), self->answer_.size());
-            const bool head = r.what == http_parser::event::head_complete;
-            if (r.what == http_parser::event::error) {
-                self->probe_done(false, "malformed answer");
+            // Judged as soon as it can be (check_answer.hpp); no more bytes come after an
+            // error or EOF, nor past the cap.
+            const bool closed = static_cast<bool>(ec) || self->answer_.size() >= max_answer;
+            check_verdict v = judge_check_answer(self->answer_, closed, self->check_);
+            if (v.what == check_verdict::pending) {
+                self->read_more();
                 return;
             }
-            if (ec || self->answer_.size() >= max_answer || (head && self->check_.expect_body.empty())) {
-                self->finish_http();
-                return;
-            }
-            self->read_more();
+            self->probe_done(v.what == check_verdict::pass, std::move(v.detail));
         });
-}
-
-void health_checker::finish_http() {
-    http_parser p{http_parser::type::response};
-    const auto r = p.feed(answer_.data(), answer_.size());
-    if (r.what != http_parser::event::head_complete) {
-        probe_done(false, answer_.empty() ? "closed without an answer" : "incomplete answer");
-        return;
-    }
-    const int status = p.status();
-    const bool expected = std::any_of(check_.expect_status.begin(), check_.expect_status.end(),
-                                      [&](const status_range& s) { return status >= s.lo && status <= s.hi; });
-    if (!expected) {
-        probe_done(false, "status " + std::to_string(status));
-        return;
-    }
-    if (!check_.expect_body.empty() &&
-        std::string_view{answer_}.substr(r.consumed).find(check_.expect_body) == std::string_view::npos) {
-        probe_done(false, "body lacks \"" + check_.expect_body + "\"");
-        return;
-    }
-    probe_done(true, {});
 }
 
 void health_checker::probe_done(bool ok, std::string detail) {

@@ -11,10 +11,12 @@
 // interval), then probe: `tcp` connects; `http` connects, sends one request
 // (method, path, Host, Connection: close), and reads the answer for up to 64 KiB, the
 // status checked against expect_status and the body, when expect_body is set, searched for
-// it. The whole probe is bounded by `timeout`. Passive failures the data path recorded on
-// the backend_state since the last probe count as one failed result before it. Each result
-// feeds the backend's health_machine; the callback hears every result, and whether it
-// changed the verdict. Checks never go through a worker or the client data path.
+// it (1xx interim answers are skipped; the answer ends at its end, or when the backend
+// closes). The whole probe is bounded by `timeout`. Before each probe, whether the data path
+// recorded failures on the backend_state since the last one is one passive observation for
+// the health_machine (which counts them apart from check results). The callback hears
+// every check result and every passive observation that changed the verdict. Checks never
+// go through a worker or the client data path.
 //
 // Thread-safety: none; every call on the control thread. The coroutine keeps the checker
 // alive until it has seen stop().
@@ -42,6 +44,7 @@ struct check_report {
     bool changed = false;  ///< the result changed the verdict
     bool up = true;        ///< the verdict after it
     std::string detail;    ///< what failed ("connection refused", "status 503", ...)
+    bool passive = false;  ///< the verdict came from client traffic, not from a check
 };
 
 class health_checker : public std::enable_shared_from_this<health_checker> {
@@ -71,7 +74,6 @@ private:
     void probe_done(bool ok, std::string detail);
     void on_connected();
     void read_more();
-    void finish_http();
 
     asio::io_context& io_;
     std::string id_;

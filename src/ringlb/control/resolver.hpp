@@ -7,7 +7,10 @@
 // goes to asio's resolver, which runs getaddrinfo on a thread of its own, so the control
 // loop keeps checking and publishing meanwhile; the callback runs on the control thread
 // with the first address, or with an error when resolution fails or takes longer than the
-// timeout (the lookup itself may finish later; its answer is then dropped).
+// timeout (the lookup is then cancelled: skipped if it is still queued; asio runs every
+// lookup of an io_context on one thread, so one getaddrinfo that hangs holds up the lookups
+// behind it, which time out, until it returns). cancel_all() (shutdown) drops every
+// callback and cancels what can be.
 //
 // Thread-safety: none; the control thread owns it.
 #pragma once
@@ -18,7 +21,9 @@
 #include <asio/ip/tcp.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace ringlb {
 
@@ -33,12 +38,17 @@ public:
     using done_fn = std::function<void(const resolve_result&)>;
     resolver(asio::io_context& io, duration timeout) : io_{io}, timeout_{timeout} {}
     void set_timeout(duration timeout) noexcept { timeout_ = timeout; }
-    /// Resolves `at`; `done` runs on the control thread exactly once.
+    /// Resolves `at`; `done` runs on the control thread exactly once, unless cancel_all()
+    /// comes first.
     void resolve(const endpoint& at, done_fn done);
+    /// Cancels every lookup in progress; their callbacks never run.
+    void cancel_all();
 
 private:
+    struct lookup;
     asio::io_context& io_;
     duration timeout_;
+    std::vector<std::weak_ptr<lookup>> pending_;
 };
 
 }  // namespace ringlb

@@ -66,7 +66,7 @@ void build_backend_request(const http_parser& req, std::string_view client_ip, s
         if (is_hop_by_hop(h, req) || h.id == header_id::expect || h.id == header_id::x_forwarded_proto)
             continue;
         if (absolute && h.id == header_id::host) continue;
-        if (!strip.empty() && h.id == header_id::other && iequals(h.name, strip)) continue;
+        if (!strip.empty() && iequals(h.name, strip)) continue;
         if (h.id == header_id::x_forwarded_for) {
             // Merged into one line below, in order, with the client appended.
             if (xff_seen) continue;

@@ -20,8 +20,9 @@
 // windows (lb/ramp.hpp); workers only read it.
 //
 // Thread-safety: all members are atomics: counters relaxed, written by any worker; the mode
-// and its ramp written by the control thread only, the mode last with release order and
-// read first with acquire, so a reader that sees a mode sees its ramp. `id` is immutable.
+// and its ramp written by the control thread only, under a sequence lock (a writer never
+// waits; a reader retries if a write overlapped its read), so a reader never pairs one
+// mode with another's ramp. `id` is immutable.
 // Each object sits on its own cache line pair so workers bumping counters of different
 // backends do not false-share.
 #pragma once
@@ -76,9 +77,12 @@ enum class panic_state : std::uint8_t {
 
 /// Pool-wide sums that bounded loads needs on every keyed request, kept up to date by the
 /// backend_states that share it, so a selection reads two counters instead of scanning
-/// every backend. `down` counts backends with a failure not yet cleared by an answer; the
-/// control thread recounts it exactly when it publishes a snapshot (a backend removed while
-/// down would otherwise leave it off by one until the next reload).
+/// every backend. `down` counts backends with a failure not yet cleared by an answer whose
+/// mode still gives them keys; `out` those whose mode gives them none (the control
+/// thread's count); a backend is in one or the other, never both. The control thread
+/// recounts `down` when it publishes a snapshot (a backend removed while down would
+/// otherwise leave it off by one until the next reload); a worker's failure racing the
+/// control thread's recount can leave it off by one until the next change of modes.
 ///
 /// Thread-safety: relaxed atomics, written by every worker; each on its own cache line.
 struct load_totals {
@@ -122,7 +126,11 @@ public:
     void record_failure(steady_clock::time_point now) noexcept {
         passive_events_.fetch_add(1, std::memory_order_relaxed);
         const std::uint32_t n = failures_.fetch_add(1, std::memory_order_relaxed);
-        if (n == 0) totals_->down.fetch_add(1, std::memory_order_relaxed);
+        // Counted in load_totals::down unless the control thread already counts the backend
+        // in `out` (its mode takes no keys): one backend, counted once.
+        if (n == 0 && !counted_out_.load(std::memory_order_relaxed) &&
+            !in_down_.exchange(true, std::memory_order_relaxed))
+            totals_->down.fetch_add(1, std::memory_order_relaxed);
         const auto backoff = std::min(max_backoff, base_backoff * (std::int64_t{1} << std::min(n, 5u)));
         down_until_.store((now + backoff).time_since_epoch().count(), std::memory_order_relaxed);
     }
@@ -132,13 +140,16 @@ public:
         if (failures_.load(std::memory_order_relaxed) != 0 &&
             failures_.exchange(0, std::memory_order_relaxed) != 0) {
             down_until_.store(0, std::memory_order_relaxed);
-            totals_->down.fetch_sub(1, std::memory_order_relaxed);
+            if (in_down_.exchange(false, std::memory_order_relaxed))
+                totals_->down.fetch_sub(1, std::memory_order_relaxed);
         }
     }
     /// Consecutive failures so far (0 when healthy).
     [[nodiscard]] std::uint32_t failures() const noexcept {
         return failures_.load(std::memory_order_relaxed);
     }
+    /// Whether the backend counts in load_totals::down now.
+    [[nodiscard]] bool counted_down() const noexcept { return in_down_.load(std::memory_order_relaxed); }
     /// A 5xx answer, when [health] passive_5xx counts it: no back-off, one event for the
     /// control thread's state machine.
     void record_error_status() noexcept { passive_events_.fetch_add(1, std::memory_order_relaxed); }
@@ -150,36 +161,107 @@ public:
 
     // --- the mode: written by the control thread, read by selection ---
 
-    /// Sets the mode; `since` starts its ramp (slow start, drain window) of `window`.
-    void set_mode(backend_mode m, steady_clock::time_point since, steady_clock::duration window) noexcept {
-        ramp_start_.store(since.time_since_epoch().count(), std::memory_order_relaxed);
-        ramp_window_.store(window.count(), std::memory_order_relaxed);
+    /// The mode and its ramp, read together.
+    struct mode_view {
+        backend_mode mode = backend_mode::up;
+        std::int64_t ramp_start = 0;   ///< steady_clock ticks; 0 before any ramp
+        std::int64_t ramp_window = 0;  ///< steady_clock ticks
+    };
+    /// Where a new mode's ramp starts: from the keys the backend takes now (a switch
+    /// mid-ramp continues, no key moves back and forth), or from the ramp's beginning (a
+    /// backend that just joined).
+    enum class ramp_from : std::uint8_t { current, beginning };
+
+    /// Sets the mode at `now`, with a ramp of `window` for slow start and draining.
+    /// Control thread only (one writer).
+    void set_mode(backend_mode m, steady_clock::time_point now, steady_clock::duration window,
+                  ramp_from from = ramp_from::current) noexcept {
+        const std::int64_t t = now.time_since_epoch().count();
+        const ramp_span span = from == ramp_from::beginning && m == backend_mode::slow_start ? 0
+                               : from == ramp_from::beginning                                ? full_span
+                                                              : admitted_span(now);
+        std::int64_t offset = 0;
+        if (m == backend_mode::slow_start) offset = slow_start_offset(span, window.count());
+        if (m == backend_mode::draining) offset = drain_offset(span, window.count());
         if (m != backend_mode::up && m != backend_mode::slow_start)
-            left_at_.store(since.time_since_epoch().count(), std::memory_order_relaxed);
-        mode_.store(m, std::memory_order_release);
+            left_at_.store(t, std::memory_order_relaxed);
+        // A sequence lock: readers retry while the count is odd or changed under them, so
+        // they never pair one mode with another's ramp.
+        const std::uint32_t seq = seq_.load(std::memory_order_relaxed);
+        seq_.store(seq + 1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+        mode_.store(m, std::memory_order_relaxed);
+        ramp_start_.store(t - offset, std::memory_order_relaxed);
+        ramp_window_.store(window.count(), std::memory_order_relaxed);
+        seq_.store(seq + 2, std::memory_order_release);
     }
-    [[nodiscard]] backend_mode mode() const noexcept { return mode_.load(std::memory_order_acquire); }
-    /// When the last ramp started (0 before any), and its length, in steady_clock ticks.
-    [[nodiscard]] std::int64_t ramp_start() const noexcept {
-        return ramp_start_.load(std::memory_order_relaxed);
+    /// The mode and its ramp, consistent with each other. Any thread.
+    [[nodiscard]] mode_view view() const noexcept {
+        for (;;) {
+            const std::uint32_t seq = seq_.load(std::memory_order_acquire);
+            const mode_view v{mode_.load(std::memory_order_relaxed),
+                              ramp_start_.load(std::memory_order_relaxed),
+                              ramp_window_.load(std::memory_order_relaxed)};
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if ((seq & 1) == 0 && seq_.load(std::memory_order_relaxed) == seq) return v;
+        }
     }
-    [[nodiscard]] std::int64_t ramp_window() const noexcept {
-        return ramp_window_.load(std::memory_order_relaxed);
-    }
+    [[nodiscard]] backend_mode mode() const noexcept { return view().mode; }
+    /// When the current ramp started (back-dated when it continues another), and its length,
+    /// in steady_clock ticks; it ends at ramp_start() + ramp_window().
+    [[nodiscard]] std::int64_t ramp_start() const noexcept { return view().ramp_start; }
+    [[nodiscard]] std::int64_t ramp_window() const noexcept { return view().ramp_window; }
     /// When the backend last stopped taking keys (down, draining, maintenance), 0 if never.
     [[nodiscard]] std::int64_t left_at() const noexcept { return left_at_.load(std::memory_order_relaxed); }
+
+    /// How many hand-over hashes (the prefix [0, span)) the mode admits now, ignoring panic.
+    [[nodiscard]] ramp_span admitted_span(steady_clock::time_point now) const noexcept {
+        const mode_view v = view();
+        const std::int64_t elapsed = now.time_since_epoch().count() - v.ramp_start;
+        switch (v.mode) {
+            case backend_mode::up:
+                return full_span;
+            case backend_mode::slow_start:
+                return slow_start_span(elapsed, v.ramp_window);
+            case backend_mode::draining:
+                return drain_span(elapsed, v.ramp_window);
+            case backend_mode::maintenance:
+            case backend_mode::down:
+                return 0;
+        }
+        return 0;
+    }
 
     /// Whether the mode lets the backend take a key of hand-over hash `h2` now (the passive
     /// back-off is eligible()'s business).
     [[nodiscard]] bool admits(std::uint64_t h2, steady_clock::time_point now,
                               panic_state panic) const noexcept {
-        switch (mode()) {
+        const mode_view v = view();
+        const std::int64_t elapsed = now.time_since_epoch().count() - v.ramp_start;
+        switch (v.mode) {
             case backend_mode::up:
                 return true;
             case backend_mode::slow_start:
-                return ramp_passed(h2, elapsed(now), ramp_window());
+                return ramp_passed(h2, elapsed, v.ramp_window);
             case backend_mode::draining:
-                return !ramp_passed(h2, elapsed(now), ramp_window());
+                return drain_keeps(h2, elapsed, v.ramp_window);
+            case backend_mode::maintenance:
+                return false;
+            case backend_mode::down:
+                return panic == panic_state::fail_open;
+        }
+        return false;
+    }
+    /// Whether the mode may give the backend any key now or later without another change:
+    /// up, slow start, draining inside its window, down while the pool panics open.
+    [[nodiscard]] bool takes_keys(steady_clock::time_point now, panic_state panic) const noexcept {
+        const mode_view v = view();
+        switch (v.mode) {
+            case backend_mode::up:
+            case backend_mode::slow_start:
+                return true;
+            case backend_mode::draining:
+                return now.time_since_epoch().count() - v.ramp_start < v.ramp_window;
             case backend_mode::maintenance:
                 return false;
             case backend_mode::down:
@@ -191,17 +273,30 @@ public:
     void set_count_5xx(bool on) noexcept { count_5xx_.store(on, std::memory_order_relaxed); }
     [[nodiscard]] bool count_5xx() const noexcept { return count_5xx_.load(std::memory_order_relaxed); }
 
-    /// Whether the mode lets the backend take new requests at all (without a key).
+    /// Whether the mode is a serving one (up or slow start): the backend is in service.
     [[nodiscard]] bool serving() const noexcept {
         const backend_mode m = mode();
         return m == backend_mode::up || m == backend_mode::slow_start;
     }
 
-    /// Whether idle connections to the backend are worth keeping: it serves, or it is down
-    /// while the pool panics open and so still takes its keys.
-    [[nodiscard]] bool keeps_connections() const noexcept {
-        return serving() || (mode() == backend_mode::down &&
-                             totals_->panic.load(std::memory_order_relaxed) == panic_state::fail_open);
+    /// Whether idle connections to the backend are worth keeping: its mode still gives it
+    /// keys (a draining backend inside its window, a down one while the pool panics open).
+    [[nodiscard]] bool keeps_connections(steady_clock::time_point now) const noexcept {
+        return takes_keys(now, totals_->panic.load(std::memory_order_relaxed));
+    }
+
+    /// The control thread's count of the pool: whether this backend is in load_totals::out
+    /// (its mode takes no keys). Keeps it out of load_totals::down at the same time, so the
+    /// bounded-loads cap counts each unavailable backend once. Control thread only.
+    void set_counted_out(bool out) noexcept {
+        counted_out_.store(out, std::memory_order_relaxed);
+        if (out) {
+            if (in_down_.exchange(false, std::memory_order_relaxed))
+                totals_->down.fetch_sub(1, std::memory_order_relaxed);
+        } else if (failures_.load(std::memory_order_relaxed) != 0 &&
+                   !in_down_.exchange(true, std::memory_order_relaxed)) {
+            totals_->down.fetch_add(1, std::memory_order_relaxed);
+        }
     }
 
 private:
@@ -210,17 +305,16 @@ private:
     alignas(64) std::atomic<std::uint64_t> in_flight_{0};
     alignas(64) std::atomic<std::int64_t> down_until_{0};  // steady_clock ticks
     std::atomic<std::uint32_t> failures_{0};
-    std::atomic<backend_mode> mode_{backend_mode::up};
+    std::atomic<bool> in_down_{false};      // counted in totals_->down
+    std::atomic<bool> counted_out_{false};  // counted in totals_->out (control thread's word)
     std::atomic<bool> count_5xx_{false};
+    std::atomic<std::uint32_t> seq_{0};  // the sequence lock of the next three
+    std::atomic<backend_mode> mode_{backend_mode::up};
     std::atomic<std::int64_t> ramp_start_{0};   // steady_clock ticks
     std::atomic<std::int64_t> ramp_window_{0};  // steady_clock ticks
     std::atomic<std::int64_t> left_at_{0};      // steady_clock ticks
     std::shared_ptr<load_totals> totals_;       // shared with every state of the pool; immutable
     alignas(64) std::atomic<std::uint64_t> passive_events_{0};
-
-    [[nodiscard]] std::int64_t elapsed(steady_clock::time_point now) const noexcept {
-        return now.time_since_epoch().count() - ramp_start();
-    }
 };
 
 /// Holds one backend's in-flight count for as long as it lives (or until reset()).

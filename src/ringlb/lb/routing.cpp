@@ -29,7 +29,7 @@ void routing_snapshot::adopt_states(const routing_snapshot* previous) {
     // Exact count for this membership (see load_totals). A worker's transition racing this
     // store can leave it off by one until the next publication; it only moves the cap.
     std::int32_t down = 0;
-    for (const backend& b : backends_) down += b.state->failures() != 0 ? 1 : 0;
+    for (const backend& b : backends_) down += b.state->counted_down() ? 1 : 0;
     totals_->down.store(down, std::memory_order_relaxed);
 }
 
@@ -47,10 +47,9 @@ std::shared_ptr<const routing_snapshot> routing_snapshot::build(std::span<const 
     return build_with(std::move(algo), nodes, options, previous);
 }
 
-std::shared_ptr<const routing_snapshot> routing_snapshot::build_with(std::unique_ptr<const chash::algorithm> algo,
-                                                                     std::span<const chash::node> nodes,
-                                                                     const routing_options& options,
-                                                                     const routing_snapshot* previous) {
+std::shared_ptr<const routing_snapshot> routing_snapshot::build_with(
+    std::unique_ptr<const chash::algorithm> algo, std::span<const chash::node> nodes,
+    const routing_options& options, const routing_snapshot* previous) {
     std::shared_ptr<routing_snapshot> s{new routing_snapshot()};
     s->options_ = options;
     s->algo_ = std::move(algo);
@@ -61,8 +60,9 @@ std::shared_ptr<const routing_snapshot> routing_snapshot::build_with(std::unique
     return s;
 }
 
-std::size_t routing_snapshot::first_usable(std::size_t start, const tried_set& tried, steady_clock::time_point now,
-                                           std::uint64_t h2, panic_state panic) const noexcept {
+std::size_t routing_snapshot::first_usable(std::size_t start, const tried_set& tried,
+                                           steady_clock::time_point now, std::uint64_t h2,
+                                           panic_state panic) const noexcept {
     const std::size_t n = backends_.size();
     for (std::size_t k = 0; k < n; ++k) {
         const std::size_t i = (start + k) % n;
@@ -140,8 +140,11 @@ std::string_view routing_snapshot::previous_owner(std::uint64_t key_hash, std::s
         if (walk[k] == chosen) {
             // The key's owner took it back: recently, when its ramp ended (or, without a
             // ramp, began) less than `window` ago. Its keeper meanwhile was the next
-            // candidate in service.
-            if (k != 0 || !recent(s.ramp_start() == 0 ? 0 : s.ramp_start() + s.ramp_window())) break;
+            // candidate in service. (A draining owner that still keeps the key took
+            // nothing back.)
+            const backend_state::mode_view v = s.view();
+            const bool in_service = v.mode == backend_mode::up || v.mode == backend_mode::slow_start;
+            if (k != 0 || !in_service || !recent(v.ramp_start == 0 ? 0 : v.ramp_start + v.ramp_window)) break;
             if (s.left_at() == 0) break;  // a first start: nobody held its keys
             for (std::size_t j = 1; j < n; ++j)
                 if (backends_[walk[j]].state->serving()) return backends_[walk[j]].id;

@@ -144,10 +144,12 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             // The previous owner's name, when the key changed hands recently, goes in just
             // before the head's blank line (the head was built without it: it depends on
             // the backend this attempt chose).
-            const std::string_view previous =
+            std::string_view previous =
                 settings.previous_owner_header.empty() || !rec.key_hash
                     ? std::string_view{}
                     : routing.previous_owner(*rec.key_hash, chosen_, now, settings.previous_owner_window);
+            const std::string_view name = settings.previous_owner_header;
+            if (name.size() + previous.size() + 6 > owner_line_.size()) previous = {};  // config caps both
             const asio::const_buffer body{in.data() + plan.body_begin, plan.body_end - plan.body_begin};
             std::size_t head_size = plan.head.size();
             std::size_t written = 0;
@@ -155,12 +157,17 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
                 written = co_await write_parts(
                     conn_->socket, std::array{asio::const_buffer{plan.head.data(), head_size}, body}, ec);
             } else {
-                owner_line_.assign(settings.previous_owner_header).append(": ").append(previous).append("\r\n\r\n");
-                head_size += owner_line_.size() - 2;
+                // "Name: id\r\n" and the blank line, in the exchange's own array: no allocation.
+                char* at = std::copy(name.begin(), name.end(), owner_line_.data());
+                at = std::copy_n(": ", 2, at);
+                at = std::copy(previous.begin(), previous.end(), at);
+                at = std::copy_n("\r\n\r\n", 4, at);
+                const auto line_size = static_cast<std::size_t>(at - owner_line_.data());
+                head_size += line_size - 2;
                 written = co_await write_parts(
                     conn_->socket,
                     std::array{asio::const_buffer{plan.head.data(), plan.head.size() - 2},
-                               asio::const_buffer{owner_line_.data(), owner_line_.size()}, body},
+                               asio::const_buffer{owner_line_.data(), line_size}, body},
                     ec);
             }
             // Past the deadline (the write cut by it, or completed as it passed): a backend
@@ -169,7 +176,8 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             if (wd_.expired())
                 fault = {failure_phase::send, failure::timeout};
             else if (ec)
-                fault = {failure_phase::send, written < head_size ? failure::write_failed : failure::write_cut};
+                fault = {failure_phase::send,
+                         written < head_size ? failure::write_failed : failure::write_cut};
             if (written < head_size + body.size()) sent_whole_ = false;
         }
 

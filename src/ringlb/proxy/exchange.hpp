@@ -31,6 +31,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -117,7 +118,10 @@ private:
     std::unique_ptr<http_parser> resp_;
     std::unique_ptr<buffer> buf_;
     std::size_t head_end_ = 0;
-    std::string owner_line_;  // the previous-owner header line, when one is sent
+    // The previous-owner header line and the blank line after it, when one is sent: a name
+    // of at most 64 characters, ": ", a backend id of at most 128, "\r\n\r\n" (config.cpp
+    // caps both; a longer pair is not sent).
+    std::array<char, 64 + 2 + 128 + 4> owner_line_;
     bool request_read_ = false;
     bool sent_whole_ = true;  // the backend is in step: it got (and read) the first write whole
 };

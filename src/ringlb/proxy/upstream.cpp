@@ -103,7 +103,7 @@ void upstream_pool::give(const backend& b, conn_ref c, steady_clock::time_point 
     if (!e.state) e.state = b.state;
     // A backend that takes no new requests (draining, down...) keeps no idle connection.
     if (e.idle.size() >= keep || c->standing_ != upstream_conn::standing::none || c->deferred_ec_ ||
-        !b.state->keeps_connections()) {
+        !b.state->keeps_connections(now)) {
         c->close();
         return;
     }
@@ -128,7 +128,7 @@ void upstream_pool::settle_after_queued() {
 
 void upstream_pool::sweep(steady_clock::time_point now, steady_clock::duration max_idle) {
     for (auto it = pools_.begin(); it != pools_.end();) {
-        const bool serving = it->second.state->keeps_connections();
+        const bool serving = it->second.state->keeps_connections(now);
         std::erase_if(it->second.idle, [&](const conn_ref& c) {
             if (!c->dead_ && serving && now - c->idle_since < max_idle) return false;
             c->close();
