@@ -110,9 +110,10 @@ def toml_value(v):
 
 
 def render_config(port, backends, routing=None, timeouts=None, limits=None, health=None, states=None,
-                  access="off", workers=2):
+                  admin=None, access="off", workers=2):
     """A config for `serve`. `health` holds [health] keys; `states` maps a backend id to its
-    operator state ("drain", "maintenance")."""
+    operator state ("drain", "maintenance"); `admin` holds [admin] keys (without it the
+    admin listener is off, so tests never contend for its default port)."""
     lines = ["[server]", f'listen = "127.0.0.1:{port}"', f"workers = {workers}", "[routing]"]
     for k, v in (routing or {}).items():
         lines.append(f"{k} = {toml_value(v)}")
@@ -126,6 +127,9 @@ def render_config(port, backends, routing=None, timeouts=None, limits=None, heal
         lines.append("[health]")
         for k, v in health.items():
             lines.append(f"{k} = {toml_value(v)}")
+    lines.append("[admin]")
+    for k, v in (admin or {"listen": ""}).items():
+        lines.append(f"{k} = {toml_value(v)}")
     lines += ["[log]", f'access = "{access}"']
     for b in backends:
         bid, addr, weight = (b + (1,))[:3] if isinstance(b, tuple) else (b.id, b.address, 1)
@@ -342,6 +346,46 @@ def build_request(method="GET", path="/", headers=None, body=b"", host="test"):
 def get(port, path="/", headers=None):
     with Conn(port) as c:
         return c.request("GET", path, headers)
+
+
+class Load:
+    """Client threads sending keyed GETs over keep-alive connections until stopped; every
+    answer is recorded as (time, key, status, backend)."""
+
+    def __init__(self, port, keys, threads=3, path="/"):
+        self.port, self.keys, self.path = port, keys, path
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.answers = []
+        self.errors = []
+        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(threads)]
+        for t in self.threads:
+            t.start()
+        wait_until(lambda: len(self.answers) > 100, what="load running")
+
+    def _run(self, n):
+        i = n * 97
+        try:
+            with Conn(self.port) as c:
+                while not self.stop_event.is_set():
+                    k = self.keys[i % len(self.keys)]
+                    r = c.request("GET", self.path, {"X-User-Id": k})
+                    with self.lock:
+                        self.answers.append((time.monotonic(), k, r.status, r.backend))
+                    i += 7
+        except Exception as e:  # a dropped connection is a failure too
+            with self.lock:
+                self.errors.append(repr(e))
+
+    def count(self):
+        with self.lock:
+            return len(self.answers)
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join()
+        return self.answers
 
 
 class E2E(unittest.TestCase):

@@ -2,6 +2,7 @@
 hit or miss, the balancer keeps a user on one backend (so the second request is a hit),
 --traffic prints the comparison with the numbers going the right way, Ctrl-C stops it all,
 and the printed config is one `ringlb check` accepts. Runs on non-default ports."""
+import json
 import os
 import re
 import signal
@@ -41,9 +42,13 @@ class Demo:
         self.backend_port = free_port_block(4)
         while self.backend_port <= self.port < self.backend_port + 4:
             self.port = free_port()
+        self.admin_port = free_port()
+        while self.admin_port == self.port or self.backend_port <= self.admin_port < self.backend_port + 4:
+            self.admin_port = free_port()
         self.out = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [RINGLB_BIN, "demo", "--port", str(self.port), "--backend-port", str(self.backend_port), *args],
+            [RINGLB_BIN, "demo", "--port", str(self.port), "--backend-port", str(self.backend_port),
+             "--admin-port", str(self.admin_port), *args],
             stdout=self.out, stderr=subprocess.STDOUT, text=True)
 
     def output(self):
@@ -106,6 +111,15 @@ class DemoTest(unittest.TestCase):
                 again = c.request("GET", "/", {"X-User-Id": "alice"})
                 self.assertEqual(again.backend, first.backend)
                 self.assertEqual(again.header("x-cache"), "hit")
+        # The demo's dashboard and admin API, on the port it printed.
+        self.assertIn(f"dashboard and admin API on http://127.0.0.1:{d.admin_port}/", d.output())
+        with Conn(d.admin_port) as c:
+            r = c.request("GET", "/v1/backends", host=f"127.0.0.1:{d.admin_port}")
+            self.assertEqual(r.status, 200, r.body)
+            listed = json.loads(r.body)["backends"]
+            self.assertEqual([b["id"] for b in listed], ["app-1", "app-2", "app-3", "app-4"])
+            served = next(b for b in listed if b["id"] == first.backend)
+            self.assertGreaterEqual(served["requests"]["2xx"], 6)
         # Many users spread over all four backends.
         with Conn(d.port) as c:
             seen = {c.request("GET", "/", {"X-User-Id": f"u{i}"}).backend for i in range(200)}
@@ -150,7 +164,8 @@ class DemoTest(unittest.TestCase):
             taken = blocker.getsockname()[1]
             # A port among the backends' four would be refused as a usage error instead.
             port = next(p for p in (free_port() for _ in range(100)) if not taken <= p <= taken + 3)
-            r = subprocess.run([RINGLB_BIN, "demo", "--port", str(port), "--backend-port", str(taken)],
+            r = subprocess.run([RINGLB_BIN, "demo", "--port", str(port), "--backend-port", str(taken),
+                                "--admin-port", "0"],
                                capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 1)
         self.assertIn("--backend-port", r.stderr)

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import E2E, SANITIZED, Backend, Conn, get, tcp_connections, wait_until
+from harness import E2E, SANITIZED, Backend, Conn, Load, get, tcp_connections, wait_until
 
 KEYS = [f"user-{i}" for i in range(600)]
 INTERVAL = 0.3
@@ -30,46 +30,6 @@ def set_health(backend, code):
 
 def health_checks(backend):
     return int(get(backend.port, "/health-count").body)
-
-
-class Load:
-    """Client threads sending keyed GETs over keep-alive connections until stopped; every
-    answer is recorded as (time, key, status, backend)."""
-
-    def __init__(self, port, keys, threads=3, path="/"):
-        self.port, self.keys, self.path = port, keys, path
-        self.stop_event = threading.Event()
-        self.lock = threading.Lock()
-        self.answers = []
-        self.errors = []
-        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(threads)]
-        for t in self.threads:
-            t.start()
-        wait_until(lambda: len(self.answers) > 100, what="load running")
-
-    def _run(self, n):
-        i = n * 97
-        try:
-            with Conn(self.port) as c:
-                while not self.stop_event.is_set():
-                    k = self.keys[i % len(self.keys)]
-                    r = c.request("GET", self.path, {"X-User-Id": k})
-                    with self.lock:
-                        self.answers.append((time.monotonic(), k, r.status, r.backend))
-                    i += 7
-        except Exception as e:  # a dropped connection is a failure too
-            with self.lock:
-                self.errors.append(repr(e))
-
-    def count(self):
-        with self.lock:
-            return len(self.answers)
-
-    def stop(self):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join()
-        return self.answers
 
 
 class HealthE2E(E2E):

@@ -3,8 +3,9 @@
 //
 // Exit codes: 0 success; 1 an invalid config (`check`) or a runtime failure; 2 bad usage
 // or bad input (unknown option, malformed value), reported on one line of stderr.
+#include "ringlb/cli/check_state.hpp"
+#include "ringlb/cli/ctl.hpp"
 #include "ringlb/cli/serve.hpp"
-#include "ringlb/config/check.hpp"
 #include "ringlb/demo/command.hpp"
 #include "ringlb/tools/commands.hpp"
 
@@ -23,8 +24,10 @@ constexpr const char* footer = R"(Examples:
   ringlb simulate --algorithm ring --nodes 100 --remove 1
   ringlb simulate --compare --nodes 100 --remove 1
   ringlb plan -c ringlb.toml --drain app-2
+  ringlb ctl backends                          the running proxy's backends (admin API)
+  ringlb ctl drain app-2                       drain one, no reload
 
-Configuration reference: docs/CONFIG.md)";
+Configuration reference: docs/CONFIG.md; admin API: docs/ADMIN.md)";
 
 }  // namespace
 
@@ -45,11 +48,13 @@ int main(int argc, char** argv) {
     serve->add_option("-c,--config", serve_config, "Config file (TOML)")->required()->type_name("FILE");
 
     std::string check_config;
-    CLI::App* check = app.add_subcommand(
-        "check", "Validate a config: exit 0, or print each error as FILE:LINE:COL: message and exit 1");
+    CLI::App* check = app.add_subcommand("check",
+                                         "Validate a config (and its state file): exit 0, or print each "
+                                         "error as FILE:LINE:COL: message and exit 1");
     check->add_option("-c,--config", check_config, "Config file (TOML)")->required()->type_name("FILE");
 
     ringlb::tools::commands tools{app};
+    ringlb::ctl_command ctl{app};
     ringlb::demo::command demo{app};
 
     if (argc <= 1) {
@@ -71,7 +76,8 @@ int main(int argc, char** argv) {
     }
 
     if (serve->parsed()) return ringlb::serve_main(serve_config);
-    if (check->parsed()) return ringlb::check_main(check_config, std::cout, std::cerr);
+    if (check->parsed()) return ringlb::check_with_state(check_config, std::cout, std::cerr);
+    if (ctl.parsed()) return ctl.run(std::cout, std::cerr);
     if (demo.parsed()) return demo.run();
     return tools.run(std::cout, std::cerr);
 }

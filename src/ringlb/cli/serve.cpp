@@ -1,12 +1,19 @@
 // serve_main: the wiring of `ringlb serve`. The main thread is the control thread: it loads
-// the config, hands it to the controller (control/controller: membership, resolution,
-// publication, health checks), starts the workers (proxy/worker) on the first bundle, and
-// on SIGHUP applies the re-read config; bundles are posted to the workers, which never wait
-// on the control thread.
+// the config and the state file, hands them to the controller (control/controller:
+// membership, resolution, publication, health checks), starts the workers (proxy/worker) on
+// the first bundle, runs the admin listener (admin/) when [admin] listen is set, and on
+// SIGHUP applies the re-read config (and token file); bundles are posted to the workers,
+// which never wait on the control thread. Under systemd (Type=notify) it says READY once
+// it listens, RELOADING around a reload and STOPPING at SIGTERM.
 #include "ringlb/cli/serve.hpp"
 
+#include "ringlb/admin/api.hpp"
+#include "ringlb/admin/server.hpp"
+#include "ringlb/cli/sd_notify.hpp"
 #include "ringlb/config/config.hpp"
+#include "ringlb/config/values.hpp"
 #include "ringlb/control/controller.hpp"
+#include "ringlb/control/state_file.hpp"
 #include "ringlb/proxy/access_log.hpp"
 #include "ringlb/proxy/worker.hpp"
 
@@ -62,15 +69,31 @@ std::string fingerprint_of(const bundle& b) {
     return hex;
 }
 
-void log_line(const std::string& line) { std::fprintf(stderr, "ringlb: %s\n", line.c_str()); }
+void log_line(const std::string& line) {
+    std::fprintf(stderr, "ringlb: %s\n", line.c_str());
+}
 
 class control {
 public:
-    control(std::string path, std::shared_ptr<const config> cfg) : path_{std::move(path)}, first_cfg_{std::move(cfg)} {}
+    control(std::string path, std::shared_ptr<const config> cfg)
+        : path_{std::move(path)}, first_cfg_{std::move(cfg)} {}
 
     int run(std::unique_ptr<access_log> log) {
         const config& cfg = *first_cfg_;
         log_ = std::move(log);
+        // What was changed at runtime before a restart comes back first, so the first
+        // publication already has it.
+        if (!cfg.admin.state_file.empty()) {
+            const state_load loaded =
+                load_state(cfg.admin.state_file, cfg.health.defaults, controller_.store());
+            if (!loaded.ok) {
+                std::fprintf(stderr, "ringlb: %s\n", loaded.error.c_str());
+                return 1;
+            }
+            if (loaded.found)
+                std::fprintf(stderr, "ringlb: %s: %zu runtime changes restored\n",
+                             cfg.admin.state_file.c_str(), loaded.entries);
+        }
         // The first bundle: names resolve on the control loop, bounded by timeouts.resolve.
         std::optional<std::pair<bool, std::string>> first;
         controller_.apply(first_cfg_, [&](bool ok, const std::string& why) { first.emplace(ok, why); });
@@ -102,6 +125,10 @@ public:
             controller_.stop();
             return 1;
         }
+        if (cfg.admin.listen && !start_admin(cfg)) {
+            controller_.stop();
+            return 1;
+        }
         asio::signal_set signals{io_, SIGTERM, SIGINT, SIGHUP};
         wait_signal(signals);
         for (auto& w : workers_) threads_.emplace_back([&w = *w] { w.run(); });
@@ -110,6 +137,7 @@ public:
             stderr, "ringlb: serving on %s:%u with %u workers, %zu backends (%s, placement fingerprint %s)\n",
             cfg.server.listen.host.c_str(), cfg.server.listen.port, n, b.routing->backends().size(),
             std::string(chash::to_string(cfg.routing.algorithm)).c_str(), fingerprint_of(b).c_str());
+        sd_notify("READY=1\nSTATUS=serving on " + to_string(cfg.server.listen));
         io_.run();
         for (auto& t : threads_) t.join();
         workers_.clear();
@@ -130,35 +158,122 @@ private:
             const auto grace = controller_.cfg()->timeouts.shutdown_grace;
             std::fprintf(stderr, "ringlb: %s: draining (grace %lld ms)\n",
                          sig == SIGINT ? "SIGINT" : "SIGTERM", static_cast<long long>(grace.count()));
+            sd_notify("STOPPING=1");
             for (auto& w : workers_) w->drain(grace);
+            if (admin_server_) admin_server_->stop();
+            if (admin_api_) admin_api_->stop();
             controller_.stop();
             signals.cancel();  // the control loop ends; run() joins the workers
         });
     }
 
     void reload() {
+        sd_notify_reloading();
         config_result r = load_config(path_);
         if (!r.errors.empty()) {
             std::fprintf(stderr, "ringlb: reload of %s failed; keeping the running config\n", path_.c_str());
             for (const config_error& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+            controller_.note_reload(false, "reload of " + path_ + " failed: " + r.errors.front().to_string());
+            sd_notify("READY=1");
             return;
         }
         auto cfg = std::make_shared<const config>(std::move(*r.value));
         const config& running = *controller_.cfg();
         if (!(cfg->server.listen == running.server.listen) || cfg->server.workers != running.server.workers ||
-            cfg->log.access != running.log.access)
-            std::fprintf(stderr, "ringlb: reload: [server] and [log] changes take effect on restart\n");
+            cfg->log.access != running.log.access || !(cfg->admin.listen == running.admin.listen) ||
+            cfg->admin.state_file != running.admin.state_file)
+            std::fprintf(
+                stderr,
+                "ringlb: reload: [server], [log], admin.listen and admin.state_file changes take effect on "
+                "restart\n");
+        if (admin_api_ && !cfg->admin.tokens.empty()) {
+            // Tokens rotate with a reload; a bad file keeps the ones in use.
+            std::string error, warning;
+            if (auto tokens = admin::token_set::load(cfg->admin.tokens, error, &warning)) {
+                admin_api_->set_tokens(std::move(tokens));
+                if (!warning.empty()) std::fprintf(stderr, "ringlb: warning: %s\n", warning.c_str());
+            } else {
+                std::fprintf(stderr, "ringlb: reload: %s; keeping the admin tokens in use\n", error.c_str());
+            }
+        }
         controller_.apply(std::move(cfg), [this](bool ok, const std::string& why) {
+            sd_notify("READY=1");
             if (!ok) {
                 std::fprintf(stderr, "ringlb: reload of %s failed; keeping the running config\n%s: %s\n",
                              path_.c_str(), path_.c_str(), why.c_str());
+                controller_.note_reload(false, "reload of " + path_ + " failed: " + why);
                 return;
             }
             const bundle& b = *controller_.current();
-            std::fprintf(stderr, "ringlb: reloaded %s: %zu backends, generation %llu, placement fingerprint %s (%s)\n",
-                         path_.c_str(), b.routing->backends().size(), static_cast<unsigned long long>(b.generation),
-                         fingerprint_of(b).c_str(), why.c_str());
+            std::fprintf(
+                stderr, "ringlb: reloaded %s: %zu backends, generation %llu, placement fingerprint %s (%s)\n",
+                path_.c_str(), b.routing->backends().size(), static_cast<unsigned long long>(b.generation),
+                fingerprint_of(b).c_str(), why.c_str());
+            controller_.note_reload(true, "reloaded " + path_ + ": " + why);
         });
+    }
+
+    // The admin listener, on this (the control) thread. False when it cannot start.
+    bool start_admin(const config& cfg) {
+        std::optional<admin::token_set> tokens;
+        if (!cfg.admin.tokens.empty()) {
+            std::string error, warning;
+            tokens = admin::token_set::load(cfg.admin.tokens, error, &warning);
+            if (!tokens) {
+                std::fprintf(stderr, "ringlb: admin.tokens: %s\n", error.c_str());
+                return false;
+            }
+            if (!warning.empty()) std::fprintf(stderr, "ringlb: warning: %s\n", warning.c_str());
+        }
+        asio::ip::tcp::endpoint at;
+        std::string error;
+        if (!resolve_listen(*cfg.admin.listen, at, error)) {
+            std::fprintf(stderr, "ringlb: cannot resolve admin.listen %s: %s\n",
+                         cfg.admin.listen->host.c_str(), error.c_str());
+            return false;
+        }
+        if (!tokens && !at.address().is_loopback()) {
+            std::fprintf(stderr, "ringlb: admin.listen %s is not loopback: set admin.tokens\n",
+                         to_string(*cfg.admin.listen).c_str());
+            return false;
+        }
+        admin::api_context ctx;
+        ctx.control = &controller_;
+        ctx.proxy_shards = [this] {
+            std::vector<const metrics::proxy_shard*> out;
+            for (const auto& w : workers_) out.push_back(&w->metrics());
+            return out;
+        };
+        ctx.applied_generations = [this] {
+            std::vector<std::uint64_t> out;
+            for (const auto& w : workers_) out.push_back(w->applied_generation());
+            return out;
+        };
+        ctx.state_file = cfg.admin.state_file;
+        ctx.version = RINGLB_VERSION_STRING;
+        ctx.log = log_line;
+        admin_api_ = std::make_unique<admin::api>(io_, std::move(ctx), std::move(tokens));
+        admin_server_ = std::make_unique<admin::server>(
+            io_, [api = admin_api_.get()](admin::request r) { return api->handle(std::move(r)); });
+        try {
+            admin_server_->listen(at);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "ringlb: cannot listen on admin address %s: %s\n",
+                         to_string(*cfg.admin.listen).c_str(), e.what());
+            return false;
+        }
+        admin_api_->set_listen(admin_server_->local_endpoint());
+        admin_api_->start();
+        admin_server_->start();
+        std::fprintf(stderr, "ringlb: admin API and dashboard on http://%s:%u/%s\n",
+                     to_string(*cfg.admin.listen).substr(0, to_string(*cfg.admin.listen).rfind(':')).c_str(),
+                     admin_server_->local_endpoint().port(),
+                     cfg.admin.tokens.empty() ? " (loopback, no tokens)" : "");
+        if (cfg.admin.state_file.empty())
+            std::fprintf(stderr,
+                         "ringlb: warning: admin.state_file is not set: changes made through the admin "
+                         "API do not survive a restart\n");
+        return true;
     }
 
     void publish(std::shared_ptr<const bundle> b) {
@@ -169,10 +284,13 @@ private:
     std::shared_ptr<const config> first_cfg_;
     std::unique_ptr<access_log> log_;
     asio::io_context io_{1};
-    controller controller_{io_, {.publish = [this](std::shared_ptr<const bundle> b) { publish(std::move(b)); },
-                                 .log = log_line}};
+    controller controller_{
+        io_,
+        {.publish = [this](std::shared_ptr<const bundle> b) { publish(std::move(b)); }, .log = log_line}};
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;
+    std::unique_ptr<admin::api> admin_api_;  // before the server: it outlives its handler calls
+    std::unique_ptr<admin::server> admin_server_;
 };
 
 }  // namespace

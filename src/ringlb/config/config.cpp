@@ -27,7 +27,7 @@ namespace {
 // a value meant for another key) is caught before it allocates or loops.
 constexpr std::int64_t max_workers = 1024;
 constexpr std::int64_t max_vnodes = std::int64_t{1} << 20;
-constexpr std::int64_t max_weight = 10'000;
+constexpr std::int64_t max_weight = max_backend_weight;
 constexpr std::int64_t max_retries = 10;
 constexpr double max_balance_factor = 100.0;
 constexpr std::int64_t max_connections_limit = 10'000'000;
@@ -43,8 +43,8 @@ constexpr std::uint32_t maglev_table_size = chash::options{}.table_size;
 constexpr std::size_t ketama_points_per_server = 160;
 
 using keys = std::span<const std::string_view>;
-constexpr std::array<std::string_view, 7> top_keys{"server", "routing", "timeouts", "limits",
-                                                   "health", "log",     "backends"};
+constexpr std::array<std::string_view, 8> top_keys{"server", "routing", "timeouts", "limits",
+                                                   "health", "admin",   "log",      "backends"};
 constexpr std::array<std::string_view, 2> server_keys{"listen", "workers"};
 constexpr std::array<std::string_view, 10> routing_keys{
     "algorithm", "hash_key",   "vnodes",       "balance_factor",        "retries",
@@ -61,6 +61,7 @@ constexpr std::array<std::string_view, 15> health_keys{
     "check",       "interval",        "fast_interval", "down_interval", "timeout",       "rise",
     "fall",        "method",          "path",          "host",          "expect_status", "expect_body",
     "passive_5xx", "panic_threshold", "panic"};
+constexpr std::array<std::string_view, 3> admin_keys{"listen", "tokens", "state_file"};
 constexpr std::array<std::string_view, 1> log_keys{"access"};
 constexpr std::array<std::string_view, 5> backend_keys{"id", "address", "weight", "state", "health"};
 
@@ -69,11 +70,12 @@ struct section_keys {
     keys names;
 };
 // For "this key belongs in another section" hints.
-constexpr std::array<section_keys, 7> all_sections{{{"[server]", server_keys},
+constexpr std::array<section_keys, 8> all_sections{{{"[server]", server_keys},
                                                     {"[routing]", routing_keys},
                                                     {"[timeouts]", timeouts_keys},
                                                     {"[limits]", limits_keys},
                                                     {"[health]", health_keys},
+                                                    {"[admin]", admin_keys},
                                                     {"[log]", log_keys},
                                                     {"[[backends]]", backend_keys}}};
 
@@ -118,10 +120,6 @@ std::string join(std::string_view a, std::string_view b) {
     return s;
 }
 
-bool valid_id_char(char c) noexcept {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
-}
-
 class loader {
 public:
     explicit loader(std::string file) : file_{std::move(file)} {}
@@ -141,6 +139,7 @@ public:
         if (const auto* t = section(root, "timeouts")) read_timeouts(*t);
         if (const auto* t = section(root, "limits")) read_limits(*t);
         if (const auto* t = section(root, "health")) read_health(*t);
+        if (const auto* t = section(root, "admin")) read_admin(*t);
         if (const auto* t = section(root, "log")) read_log(*t);
         read_backends(root);
         check_placement();
@@ -491,6 +490,40 @@ private:
                      max_connections_limit, cfg_.limits.idle_backend_connections);
     }
 
+    void read_admin(const toml::table& t) {
+        // A path: not empty when given, no NUL (it goes to open(2)).
+        const auto read_path = [&](std::string_view key, std::string& out) {
+            const std::string* v = read_string(t, key, "admin." + std::string{key});
+            if (v == nullptr) return;
+            if (v->find('\0') != std::string::npos)
+                error(t.get(key)->source(), "admin." + std::string{key} + " contains a NUL byte");
+            else
+                out = *v;
+        };
+        read_path("tokens", cfg_.admin.tokens);
+        read_path("state_file", cfg_.admin.state_file);
+        if (const std::string* listen = read_string(t, "listen", "admin.listen")) {
+            if (listen->empty()) {
+                cfg_.admin.listen.reset();  // off
+            } else if (const auto at = parse_endpoint_checked(*listen); !at) {
+                error(t.get("listen")->source(), "admin.listen: " + at.error);
+            } else {
+                cfg_.admin.listen = *at.value;
+            }
+        }
+        // Anyone who can reach the admin port can drain the pool: off loopback, only with tokens.
+        if (cfg_.admin.listen && cfg_.admin.tokens.empty() && !is_loopback_host(cfg_.admin.listen->host)) {
+            const toml::node* at = t.get("listen") != nullptr ? t.get("listen") : t.get("tokens");
+            const std::string message = "admin.listen " + to_string(*cfg_.admin.listen) +
+                                        " is not a loopback address: set admin.tokens (a token file) "
+                                        "so that only holders of a token can read or change the pool";
+            if (at != nullptr)
+                error(at->source(), message);
+            else
+                io_error(message);
+        }
+    }
+
     void read_log(const toml::table& t) {
         const std::string* access = read_string(t, "access", "log.access");
         if (access == nullptr) return;
@@ -538,8 +571,7 @@ private:
             bool ok = true;
             if (const std::string* id = read_string(*t, "id", join(path, "id"))) {
                 const toml::node& at = *t->get("id");
-                if (id->empty() || id->size() > max_id_length ||
-                    !std::all_of(id->begin(), id->end(), valid_id_char)) {
+                if (!valid_backend_id(*id)) {
                     error(at.source(), join(path, "id") + " \"" + *id + "\" is invalid: use 1.." +
                                            std::to_string(max_id_length) +
                                            " letters, digits and - _ . : (placement hashes this id)");

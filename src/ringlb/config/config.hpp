@@ -37,6 +37,8 @@ struct server_config {
     endpoint listen{"127.0.0.1", 8080};
     unsigned workers = 0;  ///< 0 = one per CPU core
 };
+/// The worker threads `serve` runs: `workers`, or one per CPU core when 0.
+[[nodiscard]] unsigned worker_count(const server_config& s) noexcept;
 
 struct routing_config {
     chash::kind algorithm = chash::kind::ring;
@@ -45,9 +47,9 @@ struct routing_config {
     double balance_factor = 1.25;  ///< 0 = bounded loads off; otherwise > 1
     unsigned retries = 2;
     keyless_policy keyless = keyless_policy::least_loaded;
-    duration slow_start{0};    ///< hand a returning backend its keys over this window; 0 = at once
-    duration drain_window{0};  ///< hand a draining backend's keys away over this window; 0 = at once
-    std::string previous_owner_header;   ///< names the key's previous owner; empty = off
+    duration slow_start{0};             ///< hand a returning backend its keys over this window; 0 = at once
+    duration drain_window{0};           ///< hand a draining backend's keys away over this window; 0 = at once
+    std::string previous_owner_header;  ///< names the key's previous owner; empty = off
     duration previous_owner_window{60000};  ///< how long after a change the header is sent
 };
 
@@ -73,7 +75,7 @@ struct health_check_config {
     std::string path = "/";
     std::string host;  ///< the Host header; empty = the backend's address
     std::vector<status_range> expect_status{status_range{}};
-    std::string expect_body;  ///< a substring the body must hold; empty = any body
+    std::string expect_body;   ///< a substring the body must hold; empty = any body
     bool passive_5xx = false;  ///< a 5xx answer to client traffic counts as a failed check
     friend bool operator==(const health_check_config&, const health_check_config&) = default;
 };
@@ -104,6 +106,13 @@ struct limits_config {
     std::size_t idle_backend_connections = 1024;  ///< kept per backend per worker
 };
 
+/// The admin listener (admin/): REST API, /metrics, the dashboard.
+struct admin_config {
+    std::optional<endpoint> listen = endpoint{"127.0.0.1", 9901};  ///< nullopt = off
+    std::string tokens;      ///< token file (admin/auth.hpp); empty = loopback only, no tokens
+    std::string state_file;  ///< where runtime changes are kept across restarts; empty = nowhere
+};
+
 struct log_config {
     std::string access = "stdout";  ///< "stdout" | "off" | a file path
 };
@@ -127,6 +136,7 @@ struct config {
     timeouts_config timeouts;
     limits_config limits;
     health_config health;
+    admin_config admin;
     log_config log;
     std::vector<backend_config> backends;
 };
@@ -151,6 +161,9 @@ struct config_result {
 [[nodiscard]] config_result load_config(const std::string& path);
 /// Same, from text (`name` is used in error messages).
 [[nodiscard]] config_result parse_config(std::string_view text, const std::string& name);
+
+/// Whether `host` is a loopback address literal or "localhost".
+[[nodiscard]] bool is_loopback_host(std::string_view host) noexcept;
 
 /// Parses "host:port" / "[v6]:port". nullopt when malformed (parse_endpoint_checked in
 /// config/values.hpp says why).

@@ -3,6 +3,7 @@
 #include "ringlb/common/text.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -10,6 +11,7 @@
 #include <charconv>
 #include <cstdio>
 #include <limits>
+#include <thread>
 #include <vector>
 
 namespace ringlb {
@@ -192,6 +194,27 @@ parsed<endpoint> parse_endpoint_checked(std::string_view text) {
     return {endpoint{std::move(host), static_cast<std::uint16_t>(port)}, {}};
 }
 
+unsigned worker_count(const server_config& s) noexcept {
+    return s.workers != 0 ? s.workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool is_loopback_host(std::string_view host) noexcept {
+    if (host == "localhost") return true;
+    char buf[64];
+    if (host.size() >= sizeof buf) return false;
+    std::copy(host.begin(), host.end(), buf);
+    buf[host.size()] = '\0';
+    in_addr v4{};
+    if (::inet_pton(AF_INET, buf, &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, buf, &v6) == 1) {
+        static constexpr std::array<unsigned char, 16> loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                                0, 0, 0, 0, 0, 0, 0, 1};
+        return std::equal(loopback.begin(), loopback.end(), v6.s6_addr);
+    }
+    return false;
+}
+
 std::optional<endpoint> parse_endpoint(std::string_view text) {
     return parse_endpoint_checked(text).value;
 }
@@ -287,9 +310,9 @@ parsed<std::vector<status_range>> parse_status_ranges(std::string_view text) {
         std::string_view item = trim(rest.substr(0, comma));
         const std::size_t dash = item.find('-');
         status_range r;
-        const bool ok = dash == std::string_view::npos
-                            ? number(item, r.lo) && number(item, r.hi)
-                            : number(trim(item.substr(0, dash)), r.lo) && number(trim(item.substr(dash + 1)), r.hi);
+        const bool ok = dash == std::string_view::npos ? number(item, r.lo) && number(item, r.hi)
+                                                       : number(trim(item.substr(0, dash)), r.lo) &&
+                                                             number(trim(item.substr(dash + 1)), r.hi);
         if (!ok || r.lo > r.hi) {
             return result::fail("expected statuses " + quoted(text) +
                                 " are invalid: use statuses in 100..599 and ranges, e.g. \"200-399\" or "
@@ -443,6 +466,13 @@ std::optional<std::string_view> closest_match(std::string_view word,
         return std::nullopt;
     }
     return best;
+}
+
+bool valid_backend_id(std::string_view id) noexcept {
+    if (id.empty() || id.size() > max_backend_id) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+    });
 }
 
 }  // namespace ringlb

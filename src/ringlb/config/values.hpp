@@ -31,6 +31,13 @@ struct parsed {
     static parsed fail(std::string why) { return parsed{std::nullopt, std::move(why)}; }
 };
 
+/// A backend id placement may hash: 1..128 letters, digits and - _ . : (what the config,
+/// the admin API and the state file accept alike).
+[[nodiscard]] bool valid_backend_id(std::string_view id) noexcept;
+inline constexpr std::size_t max_backend_id = 128;
+/// The largest backend weight.
+inline constexpr std::uint32_t max_backend_weight = 10'000;
+
 /// "150ms", "2s", "1m", "1h", or a sequence of them ("1m30s"). Whole milliseconds only.
 [[nodiscard]] parsed<duration> parse_duration(std::string_view text);
 

@@ -120,7 +120,8 @@ std::shared_ptr<const routing_snapshot> derive(const std::shared_ptr<const routi
         }
         if (added_count == 0 && kept + 1 == old.size()) {
             const auto gone = std::find_if(old.begin(), old.end(), [&](const backend& b) {
-                return std::none_of(nodes.begin(), nodes.end(), [&](const chash::node& n) { return n.id == b.id; });
+                return std::none_of(nodes.begin(), nodes.end(),
+                                    [&](const chash::node& n) { return n.id == b.id; });
             });
             auto r = std::make_unique<chash::ring>(ring->with_node_removed(gone->id));
             std::vector<chash::node> order = r->nodes();
@@ -137,11 +138,13 @@ std::shared_ptr<const routing_snapshot> derive(const std::shared_ptr<const routi
 
 std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const member> members,
                                            std::span<const asio::ip::tcp::endpoint> addresses,
-                                           const bundle* previous, std::string& error, placement_change* how) {
+                                           const bundle* previous, std::string& error,
+                                           placement_change* how) {
     std::vector<chash::node> nodes;
     nodes.reserve(members.size());
     for (const member& m : members) nodes.push_back(chash::node{m.backend.id, m.backend.weight});
-    const routing_options options = make_routing_options(cfg.routing);
+    routing_options options = make_routing_options(cfg.routing);
+    options.metric_shards = worker_count(cfg.server);
     auto b = std::make_shared<bundle>();
     placement_change change = previous == nullptr ? placement_change::first : placement_change::rebuilt;
     if (previous != nullptr) {
@@ -149,8 +152,8 @@ std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const me
     }
     if (!b->routing) {
         change = previous == nullptr ? placement_change::first : placement_change::rebuilt;
-        b->routing = routing_snapshot::build(nodes, options, previous != nullptr ? previous->routing.get() : nullptr,
-                                             error);
+        b->routing = routing_snapshot::build(nodes, options,
+                                             previous != nullptr ? previous->routing.get() : nullptr, error);
         if (!b->routing) return nullptr;
     }
     // Addresses in the snapshot's order, which an incremental ring may have changed.

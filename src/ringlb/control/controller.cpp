@@ -2,6 +2,7 @@
 
 #include "ringlb/config/values.hpp"
 #include "ringlb/control/bundle_builder.hpp"
+#include "ringlb/lb/placement_diff.hpp"
 
 #include <asio/post.hpp>
 
@@ -27,6 +28,9 @@ std::string_view describe(placement_change c) noexcept {
     }
     return "?";
 }
+
+constexpr std::size_t kept_events = 100;
+constexpr std::size_t kept_checks = 20;
 
 std::string percent(double share) {
     char buf[16];
@@ -55,6 +59,11 @@ void controller::changed(done_fn done) {
 }
 
 void controller::request(done_fn done) {
+    if (stopped_) {
+        // Shutting down: nothing is published any more, and nobody may wait for it.
+        if (done) asio::post(io_, [done = std::move(done)] { done(false, "shutting down"); });
+        return;
+    }
     if (done) waiting_.push_back(std::move(done));
     ++wanted_;
     if (!pass_running_) {
@@ -120,10 +129,20 @@ void controller::resolved() {
     }
     cfg_ = next_cfg_;
     sync_tracked(*b);
+    std::optional<double> moved;
+    if (current_ && how != placement_change::none && how != placement_change::first)
+        moved = moved_share(*current_->routing, *b->routing);
     current_ = b;
     update_modes();  // new backends get their mode before any worker can pick them
     published_once_ = true;
     hooks_.publish(b);
+    if (moved) {
+        last_moved_ = moved;
+        note("membership",
+             std::string{describe(how)} + ": " + std::to_string(b->routing->backends().size()) +
+                 " backends, generation " + std::to_string(b->generation),
+             moved);
+    }
     finish_pass(true, std::string{describe(how)});
 }
 
@@ -172,31 +191,42 @@ void controller::sync_checker(const std::string& id, tracked& t, bool settings_c
     if (!wanted) {
         if (t.checker) t.checker->stop();
         t.checker.reset();
-        t.health_up = true;  // no verdict without checks: the passive back-off alone
+        t.health.up = true;  // no verdict without checks: the passive back-off alone
+        t.health.check = t.check.check;
         return;
     }
     if (!t.checker) {
         t.checker = health_checker::start(io_, id, t.address, t.check, t.state,
                                           [this](const check_report& r) { on_report(r); });
-        t.health_up = true;
+        t.health.up = true;
+        t.health.check = t.check.check;
     } else if (settings_changed) {
         t.checker->update(t.address, t.check);
+        t.health.check = t.check.check;
     }
 }
 
 void controller::on_report(const check_report& r) {
     const auto it = tracked_.find(r.id);
-    if (it == tracked_.end() || !r.changed) return;
-    it->second.health_up = r.up;
-    it->second.detail = r.detail;
+    if (it == tracked_.end()) return;
+    backend_health& h = it->second.health;
+    if (!r.passive) ++(r.ok ? h.passed : h.failed);
+    h.history.push_back({std::chrono::system_clock::now(), r.ok, r.passive, r.detail});
+    while (h.history.size() > kept_checks) h.history.pop_front();
+    if (!r.changed) return;
+    h.up = r.up;
+    h.detail = r.detail;
+    std::string line;
     if (r.up)
-        hooks_.log("backend " + r.id + " is healthy again (" + std::to_string(it->second.check.rise) +
-                   " checks passed)");
+        line = "backend " + r.id + " is healthy again (" + std::to_string(it->second.check.rise) +
+               " checks passed)";
     else if (r.passive)
-        hooks_.log("backend " + r.id + " is down: " + r.detail);
+        line = "backend " + r.id + " is down: " + r.detail;
     else
-        hooks_.log("backend " + r.id + " is down: " + r.detail + " (" +
-                   std::to_string(it->second.check.fall) + " checks failed)");
+        line = "backend " + r.id + " is down: " + r.detail + " (" + std::to_string(it->second.check.fall) +
+               " checks failed)";
+    hooks_.log(line);
+    note("health", line);
     update_modes();
 }
 
@@ -216,7 +246,7 @@ void controller::update_modes() {
             want = backend_mode::maintenance;
         } else if (t.admin == admin_state::drain) {
             want = backend_mode::draining;
-        } else if (!t.health_up) {
+        } else if (!t.health.up) {
             want = backend_mode::down;
         } else if (!was_serving) {
             if (slow_start.count() > 0) want = backend_mode::slow_start;
@@ -251,14 +281,18 @@ void controller::update_modes() {
                              : cfg_->health.panic == panic_mode::fail_open ? panic_state::fail_open
                                                                            : panic_state::fail_closed;
     if (next != panic_) {
+        std::string line;
         if (next == panic_state::none)
-            hooks_.log("panic over: " + std::to_string(healthy) + " of " + std::to_string(counted) +
-                       " backends healthy");
+            line = "panic over: " + std::to_string(healthy) + " of " + std::to_string(counted) +
+                   " backends healthy";
         else
-            hooks_.log("panic: " + std::to_string(healthy) + " of " + std::to_string(counted) +
-                       " backends healthy, below health.panic_threshold " + percent(threshold) + "; " +
-                       (next == panic_state::fail_open ? "fail-open: every key goes to its owner, down or not"
-                                                       : "fail-closed: requests are answered 503"));
+            line = "panic: " + std::to_string(healthy) + " of " + std::to_string(counted) +
+                   " backends healthy, below health.panic_threshold " + percent(threshold) + "; " +
+                   (next == panic_state::fail_open ? "fail-open: every key goes to its owner, down or not"
+                                                   : "fail-closed: requests are answered 503");
+        if (panic_ == panic_state::none) ++panic_entries_;
+        hooks_.log(line);
+        note("panic", line);
         panic_ = next;
     }
     // Bounded loads divide the load among the backends that take keys: count the others
@@ -294,6 +328,22 @@ void controller::log_mode_change(const std::string& id, std::optional<backend_mo
         line += ")";
     }
     hooks_.log(line);
+    note("mode", line);
+}
+
+void controller::note(std::string kind, std::string text, std::optional<double> moved) {
+    events_.push_back({std::chrono::system_clock::now(), std::move(kind), std::move(text), moved});
+    while (events_.size() > kept_events) events_.pop_front();
+}
+
+void controller::note_reload(bool ok, const std::string& text) {
+    ++(ok ? reloads_ok_ : reloads_failed_);
+    note("reload", text);
+}
+
+const backend_health* controller::health(std::string_view id) const noexcept {
+    const auto it = tracked_.find(id);
+    return it != tracked_.end() ? &it->second.health : nullptr;
 }
 
 void controller::arm_ramp_timer(steady_clock::time_point at) {
@@ -306,6 +356,12 @@ void controller::arm_ramp_timer(steady_clock::time_point at) {
 void controller::stop() {
     stopped_ = true;
     resolver_.cancel_all();
+    // A pass in progress ends here: whoever waits for it hears so (an admin request
+    // awaiting its publication must not keep the loop alive).
+    pass_running_ = false;
+    auto callbacks = std::move(waiting_);
+    waiting_.clear();
+    for (auto& f : callbacks) asio::post(io_, [f = std::move(f)] { f(false, "shutting down"); });
     for (auto& [id, t] : tracked_) {
         if (t.checker) t.checker->stop();
         t.checker.reset();

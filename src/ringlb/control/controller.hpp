@@ -38,6 +38,8 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,6 +48,32 @@
 #include <vector>
 
 namespace ringlb {
+
+/// One health result, kept for the admin API (the last 20 per backend).
+struct check_event {
+    std::chrono::system_clock::time_point at;
+    bool ok = false;
+    bool passive = false;  ///< client traffic's verdict, not a check's
+    std::string detail;
+};
+
+/// What the controller knows of a backend's health.
+struct backend_health {
+    check_kind check = check_kind::none;
+    bool up = true;                   ///< the verdict (without checks: up)
+    std::string detail;               ///< why the last verdict is what it is
+    std::deque<check_event> history;  ///< newest last
+    std::uint64_t passed = 0;         ///< check results so far
+    std::uint64_t failed = 0;
+};
+
+/// A change the admin API lists (/v1/events, the dashboard): the last 100.
+struct change_event {
+    std::chrono::system_clock::time_point at;
+    std::string kind;             ///< "membership", "mode", "health", "panic", "reload"
+    std::string text;             ///< the log line
+    std::optional<double> moved;  ///< membership: the share of the key space that moved
+};
 
 class controller {
 public:
@@ -66,12 +94,29 @@ public:
     /// The store, to edit; call changed() after an edit.
     [[nodiscard]] membership_store& store() noexcept { return store_; }
     void changed(done_fn done = {});
-    /// Stops every check and timer, so the io_context can run out of work.
+    /// Stops every check and timer, so the io_context can run out of work. Callbacks of
+    /// changes not yet published, and of any asked for later, run with "shutting down".
     void stop();
 
     [[nodiscard]] const std::shared_ptr<const bundle>& current() const noexcept { return current_; }
     [[nodiscard]] const std::shared_ptr<const config>& cfg() const noexcept { return cfg_; }
     [[nodiscard]] bool panicking() const noexcept { return panic_ != panic_state::none; }
+    [[nodiscard]] panic_state panic() const noexcept { return panic_; }
+
+    // --- for the admin API ---
+    [[nodiscard]] const membership_store& store() const noexcept { return store_; }
+    /// A backend's health as the controller sees it; null for an id it does not track.
+    [[nodiscard]] const backend_health* health(std::string_view id) const noexcept;
+    /// Recent changes, oldest first.
+    [[nodiscard]] const std::deque<change_event>& events() const noexcept { return events_; }
+    [[nodiscard]] std::uint64_t panic_entries() const noexcept { return panic_entries_; }
+    /// The share of the key space the last placement change moved (none before any change).
+    [[nodiscard]] std::optional<double> last_moved() const noexcept { return last_moved_; }
+    /// The result of a reload, counted for /metrics (serve's SIGHUP handler knows about the
+    /// reloads that fail before they reach apply()).
+    void note_reload(bool ok, const std::string& text);
+    [[nodiscard]] std::uint64_t reloads_ok() const noexcept { return reloads_ok_; }
+    [[nodiscard]] std::uint64_t reloads_failed() const noexcept { return reloads_failed_; }
 
 private:
     struct tracked {
@@ -80,8 +125,7 @@ private:
         health_check_config check;
         asio::ip::tcp::endpoint address;
         std::shared_ptr<health_checker> checker;  // null: checks off, or in maintenance
-        bool health_up = true;
-        std::string detail;                // why the last verdict is what it is
+        backend_health health;
         std::optional<backend_mode> mode;  // the mode last set; none before the first
     };
 
@@ -96,6 +140,7 @@ private:
     void log_mode_change(const std::string& id, std::optional<backend_mode> was, backend_mode now_mode,
                          const backend_state& state, steady_clock::time_point now);
     void arm_ramp_timer(steady_clock::time_point at);
+    void note(std::string kind, std::string text, std::optional<double> moved = {});
 
     asio::io_context& io_;
     hooks hooks_;
@@ -122,6 +167,11 @@ private:
     asio::steady_timer ramp_timer_;
     bool stopped_ = false;
     bool published_once_ = false;
+    std::deque<change_event> events_;
+    std::uint64_t panic_entries_ = 0;
+    std::uint64_t reloads_ok_ = 0;
+    std::uint64_t reloads_failed_ = 0;
+    std::optional<double> last_moved_;
 };
 
 }  // namespace ringlb

@@ -23,7 +23,7 @@ bool membership_store::set_file(std::span<const backend_config> backends) {
 }
 
 bool membership_store::put(const backend_config& b, member_source from) {
-    overlay& o = overlay_[b.id];
+    layer_entry& o = overlay_[b.id];
     o.definition = b;
     o.defined_by = from;
     o.removed = false;
@@ -32,7 +32,7 @@ bool membership_store::put(const backend_config& b, member_source from) {
 
 bool membership_store::set_state(const std::string& id, admin_state state, member_source from) {
     if (find(id) == nullptr) return false;
-    overlay& o = overlay_[id];
+    layer_entry& o = overlay_[id];
     o.state = state;
     o.state_by = from;
     return recompute() || true;
@@ -40,7 +40,7 @@ bool membership_store::set_state(const std::string& id, admin_state state, membe
 
 bool membership_store::remove(const std::string& id, member_source from) {
     if (find(id) == nullptr) return false;
-    overlay& o = overlay_[id];
+    layer_entry& o = overlay_[id];
     o.definition.reset();
     o.defined_by = from;
     o.removed = true;
@@ -49,6 +49,21 @@ bool membership_store::remove(const std::string& id, member_source from) {
 
 bool membership_store::clear(const std::string& id) {
     if (overlay_.erase(id) == 0) return false;
+    return recompute();
+}
+
+std::vector<membership_store::overlay_entry> membership_store::overlay() const {
+    std::vector<overlay_entry> out;
+    out.reserve(overlay_.size());
+    for (const auto& [id, o] : overlay_)
+        out.push_back({id, o.definition, o.defined_by, o.state, o.state_by, o.removed});
+    return out;
+}
+
+bool membership_store::set_overlay(std::vector<overlay_entry> entries) {
+    overlay_.clear();
+    for (overlay_entry& e : entries)
+        overlay_[e.id] = layer_entry{std::move(e.definition), e.defined_by, e.state, e.state_by, e.removed};
     return recompute();
 }
 
@@ -62,7 +77,7 @@ bool membership_store::recompute() {
     std::vector<member> next;
     next.reserve(file_.size() + overlay_.size());
     std::set<std::string_view> seen;
-    const auto apply_state = [&](member& m, const overlay* o) {
+    const auto apply_state = [&](member& m, const layer_entry* o) {
         if (o != nullptr && o->state) {
             m.backend.state = *o->state;
             m.state_by = o->state_by;
@@ -71,7 +86,7 @@ bool membership_store::recompute() {
     for (const backend_config& b : file_) {
         seen.insert(b.id);
         const auto it = overlay_.find(b.id);
-        const overlay* o = it != overlay_.end() ? &it->second : nullptr;
+        const layer_entry* o = it != overlay_.end() ? &it->second : nullptr;
         if (o != nullptr && o->removed) continue;
         member m;
         if (o != nullptr && o->definition) {

@@ -37,7 +37,7 @@ enum class member_source : std::uint8_t { config, admin, etcd };
 [[nodiscard]] std::string_view to_string(member_source s) noexcept;
 
 struct member {
-    backend_config backend;                        ///< id, address, weight, state, health
+    backend_config backend;                            ///< id, address, weight, state, health
     member_source defined_by = member_source::config;  ///< the layer of id, address, weight
     member_source state_by = member_source::config;    ///< the layer of the state
     friend bool operator==(const member&, const member&) = default;
@@ -62,8 +62,23 @@ public:
     /// Bumped by every change of members(): the membership generation.
     [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
 
+    /// One id's runtime entries, as the state file keeps them (control/state_file.hpp).
+    struct overlay_entry {
+        std::string id;
+        std::optional<backend_config> definition;  ///< a put: the backend as defined at runtime
+        member_source defined_by = member_source::admin;
+        std::optional<admin_state> state;  ///< a state override
+        member_source state_by = member_source::admin;
+        bool removed = false;  ///< a removal hiding the file's backend
+    };
+    /// The runtime layer, by id.
+    [[nodiscard]] std::vector<overlay_entry> overlay() const;
+    /// Replaces the runtime layer (a state file loaded at start). Returns whether members()
+    /// changed.
+    bool set_overlay(std::vector<overlay_entry> entries);
+
 private:
-    struct overlay {
+    struct layer_entry {
         std::optional<backend_config> definition;
         member_source defined_by = member_source::admin;
         std::optional<admin_state> state;
@@ -73,7 +88,7 @@ private:
     bool recompute();  // members_ from the layers; true when it changed
 
     std::vector<backend_config> file_;
-    std::map<std::string, overlay, std::less<>> overlay_;
+    std::map<std::string, layer_entry, std::less<>> overlay_;
     std::vector<member> members_;
     std::uint64_t generation_ = 0;
 };

@@ -13,6 +13,9 @@ command::command(CLI::App& app)
     cmd_->add_option("--backend-port", opts_.ports.first_backend,
                      "Port of app-1; app-2..app-4 take the next three (default 9101)")
         ->type_name("PORT");
+    cmd_->add_option("--admin-port", opts_.ports.admin,
+                     "Admin API and dashboard port on 127.0.0.1 (default 9901; 0 = off)")
+        ->type_name("PORT");
     cmd_->add_flag("--print-config", opts_.print_config, "Print the embedded config and exit");
     cmd_->add_flag("--backends-only", opts_.backends_only,
                    "Run only the 4 demo backends, for `ringlb serve -c` on the --print-config output");

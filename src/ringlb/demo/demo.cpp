@@ -359,7 +359,8 @@ int demo_main(const demo_options& opts) {
         const int status = lb.stop();
         if (interrupted) return 0;
         std::fprintf(stderr,
-                     "ringlb demo: the balancer did not start on %s:%u (choose another with --port)\n",
+                     "ringlb demo: the balancer did not start on %s:%u (choose another with --port; or the "
+                     "admin port is taken: --admin-port)\n",
                      cfg.server.listen.host.c_str(), cfg.server.listen.port);
         return status != 0 ? status : 1;
     }
@@ -368,6 +369,11 @@ int demo_main(const demo_options& opts) {
         fmt::format("ringlb demo: balancer on http://{}:{} ({}, key = X-User-Id header); config: ringlb demo "
                     "--print-config\n",
                     cfg.server.listen.host, port, chash::to_string(cfg.routing.algorithm)));
+    if (opts.ports.admin != 0)
+        say(
+            fmt::format("ringlb demo: dashboard and admin API on http://127.0.0.1:{}/ (ringlb ctl --admin "
+                        "http://127.0.0.1:{} backends)\n",
+                        opts.ports.admin, opts.ports.admin));
 
     int status = 0;
     if (opts.traffic) {

@@ -32,13 +32,19 @@ keyless = "round-robin"           # requests without X-User-Id: what a plain bal
 [timeouts]
 shutdown_grace = "2s"             # Ctrl-C should not take long
 
+[admin]
+listen = "{}"{}
+
 [log]
 access = "off"                    # --traffic sends tens of thousands of requests
 )",
         ports.listen,
         slow_start.count() > 0 ? fmt::format("{:<34}# a backend that joins gets its users over this window\n",
                                              fmt::format("slow_start = \"{}\"", format_duration(slow_start)))
-                               : std::string{});
+                               : std::string{},
+        ports.admin == 0 ? std::string{} : fmt::format("127.0.0.1:{}", ports.admin),
+        ports.admin == 0 ? "                     # off"
+                         : "     # the API and dashboard: open it in a browser");
     for (unsigned i = 0; i < std::min(backends, backend_count); ++i) {
         text += fmt::format(R"(
 [[backends]]

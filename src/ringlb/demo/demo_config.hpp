@@ -26,6 +26,7 @@ inline constexpr unsigned backend_count = 4;
 struct demo_ports {
     std::uint16_t listen = 8080;         ///< the balancer
     std::uint16_t first_backend = 9101;  ///< app-1; app-2.. take the next ports
+    std::uint16_t admin = 9901;          ///< the admin API and dashboard; 0 = off
 };
 
 /// The demo config as TOML, with comments that say why each value was chosen. `backends`

@@ -28,6 +28,7 @@
 #pragma once
 
 #include "ringlb/lb/ramp.hpp"
+#include "ringlb/metrics/shards.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -92,6 +93,9 @@ struct load_totals {
     /// the pool's panic state; both set by the control thread, read by every selection.
     std::atomic<std::int32_t> out{0};
     std::atomic<panic_state> panic{panic_state::none};
+    /// Metric shards per backend: one per worker (immutable; set when the pool's first
+    /// snapshot is built).
+    std::size_t shards = 1;
 };
 
 class alignas(128) backend_state {
@@ -101,7 +105,10 @@ public:
     static constexpr std::chrono::milliseconds max_backoff{30000};
 
     backend_state(std::string backend_id, std::shared_ptr<load_totals> totals)
-        : id{std::move(backend_id)}, totals_{std::move(totals)} {}
+        : id{std::move(backend_id)},
+          totals_{std::move(totals)},
+          shard_count_{std::max<std::size_t>(1, totals_->shards)},
+          shards_{std::make_unique<metrics::backend_shard[]>(shard_count_)} {}
 
     const std::string id;  ///< the backend's stable identity
 
@@ -285,6 +292,16 @@ public:
         return takes_keys(now, totals_->panic.load(std::memory_order_relaxed));
     }
 
+    /// Worker `w`'s metric shard of this backend: only worker w writes it (metrics/counter.hpp);
+    /// anyone may read every shard.
+    [[nodiscard]] metrics::backend_shard& shard(std::size_t w) noexcept {
+        return shards_[w < shard_count_ ? w : 0];
+    }
+    [[nodiscard]] const metrics::backend_shard& shard(std::size_t w) const noexcept {
+        return shards_[w < shard_count_ ? w : 0];
+    }
+    [[nodiscard]] std::size_t shard_count() const noexcept { return shard_count_; }
+
     /// The control thread's count of the pool: whether this backend is in load_totals::out
     /// (its mode takes no keys). Keeps it out of load_totals::down at the same time, so the
     /// bounded-loads cap counts each unavailable backend once. Control thread only.
@@ -310,10 +327,12 @@ private:
     std::atomic<bool> count_5xx_{false};
     std::atomic<std::uint32_t> seq_{0};  // the sequence lock of the next three
     std::atomic<backend_mode> mode_{backend_mode::up};
-    std::atomic<std::int64_t> ramp_start_{0};   // steady_clock ticks
-    std::atomic<std::int64_t> ramp_window_{0};  // steady_clock ticks
-    std::atomic<std::int64_t> left_at_{0};      // steady_clock ticks
-    std::shared_ptr<load_totals> totals_;       // shared with every state of the pool; immutable
+    std::atomic<std::int64_t> ramp_start_{0};           // steady_clock ticks
+    std::atomic<std::int64_t> ramp_window_{0};          // steady_clock ticks
+    std::atomic<std::int64_t> left_at_{0};              // steady_clock ticks
+    std::shared_ptr<load_totals> totals_;               // shared with every state of the pool; immutable
+    std::size_t shard_count_;                           // immutable
+    std::unique_ptr<metrics::backend_shard[]> shards_;  // one per worker, each on its own lines
     alignas(64) std::atomic<std::uint64_t> passive_events_{0};
 };
 

@@ -9,7 +9,12 @@ void routing_snapshot::adopt_states(const routing_snapshot* previous) {
     std::unordered_map<std::string_view, std::shared_ptr<backend_state>> old_states;
     if (previous != nullptr)
         for (const backend& b : previous->backends_) old_states.emplace(b.id, b.state);
-    totals_ = previous != nullptr ? previous->totals_ : std::make_shared<load_totals>();
+    if (previous != nullptr) {
+        totals_ = previous->totals_;
+    } else {
+        totals_ = std::make_shared<load_totals>();
+        totals_->shards = options_.metric_shards;
+    }
     for (backend& b : backends_) {
         auto it = old_states.find(b.id);
         b.state = it != old_states.end() ? it->second : std::make_shared<backend_state>(b.id, totals_);
@@ -125,6 +130,79 @@ std::size_t routing_snapshot::select_keyless(keyless_state& ks, const tried_set&
     const auto la = backends_[a].state->in_flight() * backends_[b].weight;
     const auto lb = backends_[b].state->in_flight() * backends_[a].weight;
     return lb < la ? b : a;
+}
+
+std::string_view describe(skip_reason r) noexcept {
+    switch (r) {
+        case skip_reason::none:
+            return "usable";
+        case skip_reason::weight_zero:
+            return "weight 0";
+        case skip_reason::backing_off:
+            return "backing off after failures seen by client traffic";
+        case skip_reason::down:
+            return "down: failed its health checks";
+        case skip_reason::draining:
+            return "draining: this key has been handed to the next candidate";
+        case skip_reason::maintenance:
+            return "in maintenance";
+        case skip_reason::not_yet:
+            return "slow start: its ramp has not reached this key yet";
+        case skip_reason::over_cap:
+            return "over the bounded-load cap";
+        case skip_reason::panic_closed:
+            return "the pool panics closed: requests are answered 503";
+    }
+    return "?";
+}
+
+std::vector<candidate_verdict> routing_snapshot::explain(std::uint64_t key_hash,
+                                                         steady_clock::time_point now) const {
+    std::array<std::size_t, chash::bounded_load::walk_limit> walk;
+    const std::size_t n = algo_->candidates(key_hash, walk);
+    const panic_state panic = totals_->panic.load(std::memory_order_relaxed);
+    const std::uint64_t h2 = handover_hash(key_hash);
+    std::uint64_t cap = ~std::uint64_t{0};
+    if (bounded_) {
+        const auto unavailable =
+            static_cast<std::size_t>(std::max(0, totals_->down.load(std::memory_order_relaxed)) +
+                                     std::max(0, totals_->out.load(std::memory_order_relaxed)));
+        cap = bounded_->cap(totals_->in_flight.load(std::memory_order_relaxed),
+                            weighted_ > unavailable ? weighted_ - unavailable : 1);
+    }
+    std::vector<candidate_verdict> out;
+    out.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = walk[k];
+        const backend_state& s = *backends_[i].state;
+        skip_reason why = skip_reason::none;
+        if (panic == panic_state::fail_closed) {
+            why = skip_reason::panic_closed;
+        } else if (backends_[i].weight == 0) {
+            why = skip_reason::weight_zero;
+        } else if (!s.admits(h2, now, panic)) {
+            switch (s.mode()) {
+                case backend_mode::down:
+                    why = skip_reason::down;
+                    break;
+                case backend_mode::draining:
+                    why = skip_reason::draining;
+                    break;
+                case backend_mode::maintenance:
+                    why = skip_reason::maintenance;
+                    break;
+                default:
+                    why = skip_reason::not_yet;
+                    break;
+            }
+        } else if (!s.eligible(now)) {
+            why = skip_reason::backing_off;
+        } else if (s.in_flight() >= cap) {
+            why = skip_reason::over_cap;
+        }
+        out.push_back({i, why});
+    }
+    return out;
 }
 
 std::string_view routing_snapshot::previous_owner(std::uint64_t key_hash, std::size_t chosen,

@@ -51,6 +51,27 @@ struct routing_options {
     chash::options build;          ///< what chash::make gets (vnodes per weight, table size)
     double balance_factor = 1.25;  ///< 0 = bounded loads off; otherwise > 1
     keyless_policy keyless = keyless_policy::least_loaded;
+    std::size_t metric_shards = 1;  ///< one per worker; fixed by the pool's first snapshot
+};
+
+/// Why selection passed over a candidate (routing_snapshot::explain).
+enum class skip_reason : std::uint8_t {
+    none,          ///< usable
+    weight_zero,   ///< weight 0: listed, takes no keys
+    backing_off,   ///< the data path saw it fail and waits before trying again
+    down,          ///< failed its health checks
+    draining,      ///< draining: its ramp has handed this key away
+    maintenance,   ///< in maintenance
+    not_yet,       ///< slow start: its ramp has not reached this key yet
+    over_cap,      ///< bounded loads: busier than the cap allows
+    panic_closed,  ///< the pool panics closed: nothing is selected
+};
+[[nodiscard]] std::string_view describe(skip_reason r) noexcept;
+
+/// One candidate of a key's chain and whether selection would take it now.
+struct candidate_verdict {
+    std::size_t index = 0;
+    skip_reason why = skip_reason::none;
 };
 
 /// A backend as a snapshot sees it.
@@ -134,6 +155,12 @@ public:
     /// round-robin; `reject` is the session's business), or chash::npos.
     [[nodiscard]] std::size_t select_keyless(keyless_state& ks, const tried_set& tried,
                                              steady_clock::time_point now) const noexcept;
+
+    /// The key's candidates in preference order (up to 16) and, for each, why selection
+    /// would pass over it now (or none): the admin API's lookup. The same tests select()
+    /// makes, but it allocates; not for the request path.
+    [[nodiscard]] std::vector<candidate_verdict> explain(std::uint64_t key_hash,
+                                                         steady_clock::time_point now) const;
 
     /// The id of the backend that held the key before its most recent change of owner, when
     /// that change was less than `window` ago and `chosen` (what select() returned) is not

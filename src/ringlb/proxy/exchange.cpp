@@ -106,6 +106,8 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             const backend& b = routing.backends()[chosen_];
             const tcp::endpoint& address = bundle_.addresses[chosen_];
             rec.backend = b.id;
+            rec.state = b.state.get();
+            if (rec.retries > 0 || fresh_only) b.state->shard(worker_.index()).retries.add();
             load_.hold(b.state.get());
             if (!fresh_only)
                 hold(worker_.upstreams().take(b, address, now, settings.timeouts.idle, plan.replayable));
@@ -271,6 +273,11 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             spent = decide(fault->phase, fault->what, context);
         }
         drop_connection();
+        if (chosen_ != chash::npos && fault->what != failure::client_gone) {
+            metrics::backend_shard& m = routing.backends()[chosen_].state->shard(worker_.index());
+            m.failures.add();
+            if (d.what == action::next_backend) m.failovers.add();
+        }
         if (d.mark_down && chosen_ != chash::npos)
             routing.backends()[chosen_].state->record_failure(steady_clock::now());
         switch (d.what) {

@@ -49,6 +49,7 @@ struct request_record {
     std::string_view method;
     int status = 0;
     std::string_view backend;
+    backend_state* state = nullptr;  ///< the backend's state, for its metric shard
     std::optional<std::uint64_t> key_hash;
     std::uint64_t bytes = 0;
     unsigned retries = 0;

@@ -133,7 +133,25 @@ asio::awaitable<void> session::linger_close(const bundle& b) {
     wd_.disarm();
 }
 
-void session::finish(request_record& rec) {
+void session::finish(request_record& rec, answered_by by) {
+    // Metrics: this worker's shards, no lock, no shared line (metrics/shards.hpp).
+    metrics::proxy_shard& p = worker_.counters();
+    p.requests.add();
+    const bool timed = by == answered_by::backend || worker_.logging();
+    const std::uint64_t us = timed ? micros_since(rec.started) : 0;
+    if (by == answered_by::ringlb) {
+        p.own_answers[metrics::own_status_index(rec.status)].add();
+    } else if (rec.state != nullptr) {
+        metrics::backend_shard& b = rec.state->shard(worker_.index());
+        if (by == answered_by::backend) {
+            if (rec.status >= 100 && rec.status < 600)
+                b.responses[static_cast<std::size_t>(rec.status / 100 - 1)].add();
+            b.latency.observe(us);
+            b.response_bytes.add(rec.bytes);
+        } else {
+            p.client_aborts.add();
+        }
+    }
     if (!worker_.logging()) return;
     access_entry e;
     e.client = client_.peer_ip();
@@ -143,7 +161,7 @@ void session::finish(request_record& rec) {
     e.backend = rec.backend;
     e.key_hash = rec.key_hash;
     e.bytes = rec.bytes;
-    e.duration_us = micros_since(rec.started);
+    e.duration_us = us;
     e.retries = rec.retries;
     worker_.log(e);
 }
@@ -156,7 +174,7 @@ asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec,
     wd_.disarm();
     rec.status = status;
     rec.bytes += ec ? 0 : r.size();
-    finish(rec);
+    finish(rec, answered_by::ringlb);
     if (close) {
         linger_ = !ec;
     } else {
@@ -257,11 +275,13 @@ asio::awaitable<bool> session::serve_one() {
     if (relayed != response_relay::done) {
         // The client cannot be told mid-response: it sees the connection end.
         if (relayed == response_relay::backend_malformed) rec.status = 502;
-        finish(rec);
+        if (relayed != response_relay::client_gone && rec.state != nullptr)
+            rec.state->shard(worker_.index()).failures.add();  // cut short by the backend
+        finish(rec, relayed == response_relay::client_gone ? answered_by::client_left : answered_by::backend);
         co_return false;
     }
     ex.finish(st.backend_reusable);
-    finish(rec);
+    finish(rec, answered_by::backend);
     // A backend that answered before the body was all read (a 413, a 401): the rest of the
     // body is unread, and closing at once would send an RST that can destroy the answer.
     if (!ex.request_read()) linger_ = true;

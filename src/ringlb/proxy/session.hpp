@@ -54,7 +54,10 @@ private:
     asio::awaitable<bool> serve_one();
     asio::awaitable<bool> reply_error(const bundle& b, request_record& rec, int status, bool close);
     asio::awaitable<void> linger_close(const bundle& b);
-    void finish(request_record& rec);
+    /// Who gave the client its answer: a backend (relayed), ringlb itself (the error
+    /// table), or nobody whole (the client left mid-response).
+    enum class answered_by : std::uint8_t { backend, ringlb, client_left };
+    void finish(request_record& rec, answered_by by);
     void release_buffers() noexcept;
 
     worker& worker_;

@@ -141,6 +141,7 @@ void worker::accept_next() {
     if (session_count_ >= connection_limit()) {
         // Stop accepting: new clients wait in the kernel backlog until a session ends.
         accept_paused_ = true;
+        metrics_.accept_pauses.add();
         return;
     }
     acceptor_.async_accept(
@@ -160,6 +161,7 @@ void worker::on_accept(const asio::error_code& ec, asio::ip::tcp::socket sock) {
     }
     asio::error_code ignored;
     sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+    metrics_.accepted.add();
     std::make_shared<session>(*this, std::move(sock))->start();
     accept_next();
 }
@@ -170,6 +172,7 @@ void worker::session_opened(session* s) noexcept {
     if (sessions_ != nullptr) sessions_->prev = s;
     sessions_ = s;
     ++session_count_;
+    metrics_.open.set(session_count_);
 }
 
 void worker::session_closed(session* s) noexcept {
@@ -179,6 +182,7 @@ void worker::session_closed(session* s) noexcept {
         sessions_ = s->next;
     if (s->next != nullptr) s->next->prev = s->prev;
     --session_count_;
+    metrics_.open.set(session_count_);
     if (accept_paused_ && session_count_ < connection_limit()) {
         accept_paused_ = false;
         accept_next();

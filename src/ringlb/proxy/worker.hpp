@@ -18,6 +18,7 @@
 
 #include "ringlb/common/buffer.hpp"
 #include "ringlb/http/parser.hpp"
+#include "ringlb/metrics/shards.hpp"
 #include "ringlb/proxy/access_log.hpp"
 #include "ringlb/proxy/bundle.hpp"
 #include "ringlb/proxy/upstream.hpp"
@@ -62,8 +63,15 @@ public:
     /// the loop once they have or `grace` has passed. Any thread.
     void drain(steady_clock::duration grace);
 
+    /// This worker's proxy metrics: written by the worker, read by the admin listener at
+    /// scrape time (metrics/counter.hpp). Any thread may read.
+    [[nodiscard]] const metrics::proxy_shard& metrics() const noexcept { return metrics_; }
+
     // --- for sessions (worker thread only) ---
     [[nodiscard]] asio::io_context& io() noexcept { return io_; }
+    /// The worker's number, 0..workers-1: the metric shard it writes.
+    [[nodiscard]] unsigned index() const noexcept { return index_; }
+    [[nodiscard]] metrics::proxy_shard& counters() noexcept { return metrics_; }
     [[nodiscard]] const local_bundle_ptr& current() const noexcept { return current_; }
     /// The generation of the bundle this worker runs on (the last one it applied).
     [[nodiscard]] std::uint64_t generation() const noexcept { return current_->b->generation; }
@@ -100,6 +108,7 @@ private:
     object_pool<http_parser> request_parsers_;
     object_pool<http_parser> response_parsers_;
     keyless_state keyless_;
+    metrics::proxy_shard metrics_;
     access_log_writer log_;
     bool log_timer_armed_ = false;
     session* sessions_ = nullptr;  // intrusive list of open sessions

@@ -1,0 +1,456 @@
+#include "ringlb/admin/api.hpp"
+
+#include "ringlb/admin/dashboard.hpp"
+#include "ringlb/admin/metrics_text.hpp"
+#include "ringlb/admin/views.hpp"
+#include "ringlb/common/text.hpp"
+#include "ringlb/config/values.hpp"
+#include "ringlb/control/state_file.hpp"
+#include "ringlb/tools/plan.hpp"
+
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+
+// See src/ringlb/proxy/session.cpp: a GCC 12 false positive on asio's coroutine frames.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace ringlb::admin {
+
+namespace {
+
+using nlohmann::json;
+
+response json_ok(const json& j, int status = 200) {
+    response r;
+    r.status = status;
+    r.body = j.dump(2) + "\n";
+    return r;
+}
+
+response method_not_allowed(std::string_view allow) {
+    response r = json_error(405, "method not allowed here; allowed: " + std::string{allow});
+    r.headers.emplace_back("Allow", std::string{allow});
+    return r;
+}
+
+bool reading(const request& req) noexcept {
+    return req.method == "GET" || req.method == "HEAD";
+}
+
+// The Host header names this listener: its literal address, or "localhost", with its port
+// (a browser always sends the port when it is not 80).
+bool host_names_listener(std::string_view host, const asio::ip::tcp::endpoint& at) {
+    const std::string port = std::to_string(at.port());
+    const std::string addr =
+        at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
+    for (const std::string& name : {addr, std::string{"localhost"}}) {
+        if (iequals(host, name + ":" + port)) return true;
+        if (at.port() == 80 && iequals(host, name)) return true;
+    }
+    if (at.address().is_loopback() && at.address().is_v4())
+        return iequals(host, "[::1]:" + port) || iequals(host, "127.0.0.1:" + port);
+    return false;
+}
+
+// "/v1/backends/ID" or "/v1/backends/ID/ACTION": the id and the action (empty for none).
+bool split_backend_path(std::string_view path, std::string& id, std::string& action) {
+    constexpr std::string_view prefix = "/v1/backends/";
+    if (path.substr(0, prefix.size()) != prefix) return false;
+    std::string_view rest = path.substr(prefix.size());
+    const std::size_t slash = rest.find('/');
+    id = std::string{rest.substr(0, slash)};
+    action = slash == std::string_view::npos ? std::string{} : std::string{rest.substr(slash + 1)};
+    return !id.empty();
+}
+
+// Body as a JSON object (an empty body is an empty object).
+std::optional<json> body_object(const request& req, std::string& error) {
+    if (req.body.empty()) return json::object();
+    json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+        error = "the body must be a JSON object";
+        return std::nullopt;
+    }
+    return j;
+}
+
+tools::pool pool_of(const bundle& b) {
+    tools::pool p;
+    p.algorithm = b.routing->options().algorithm;
+    p.options = b.routing->options().build;
+    for (const backend& be : b.routing->backends()) p.nodes.push_back({be.id, be.weight});
+    return p;
+}
+
+// Keys sampled where `ringlb plan` has no exact method: fewer than the tool's million, so an
+// admin request holds the control thread for milliseconds, not seconds.
+constexpr std::uint64_t plan_samples = 100'000;
+
+}  // namespace
+
+struct api::turn {
+    api* owner;
+    ~turn() { owner->next_turn(); }
+};
+
+api::api(asio::io_context& io, api_context ctx, std::optional<token_set> tokens)
+    : io_{io}, ctx_{std::move(ctx)}, tokens_{std::move(tokens)}, stats_{io, *ctx_.control} {}
+
+void api::start() {
+    stats_.start();
+}
+
+void api::stop() {
+    stats_.stop();
+    for (auto& t : queue_) t->cancel();
+    queue_.clear();
+}
+
+asio::awaitable<response> api::handle(request req) {
+    ++requests_;
+    response r;
+    try {
+        if (auto refused = refuse(req)) {
+            r = std::move(*refused);
+        } else {
+            r = co_await route(req);
+        }
+    } catch (const std::exception& e) {
+        r = json_error(500, std::string{"internal error: "} + e.what());
+    }
+    co_return r;
+}
+
+std::optional<response> api::refuse(const request& req) const {
+    if (req.method != "GET" && req.method != "HEAD" && req.method != "POST" && req.method != "PUT" &&
+        req.method != "DELETE")
+        return method_not_allowed("GET, HEAD, POST, PUT, DELETE");
+    // The page itself holds nothing secret: it asks for a token to call the API with.
+    const bool page = req.path == "/" && reading(req);
+    if (tokens_) {
+        const scope granted = tokens_->check(req.authorization);
+        if (granted == scope::none && !page) {
+            response r =
+                json_error(401, req.authorization.empty() ? "a token is needed: Authorization: Bearer TOKEN"
+                                                          : "unknown token");
+            r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ringlb admin\"");
+            return r;
+        }
+        if (req.mutating() && granted != scope::write)
+            return json_error(403, "this token may read, not change");
+    } else if (!host_names_listener(req.host, ctx_.listen)) {
+        return json_error(403, "Host \"" + req.host + "\" does not name this admin listener");
+    }
+    if (req.mutating()) {
+        const bool json_type =
+            iequals(trim(std::string_view{req.content_type}.substr(0, req.content_type.find(';'))),
+                    "application/json");
+        // With a body, say what it is; without tokens, say it even without one (see api.hpp).
+        if (((req.has_body && !req.body.empty()) || !tokens_) && !json_type)
+            return json_error(415, "send Content-Type: application/json");
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<response> api::route(request& req) {
+    const std::string& path = req.path;
+    if (path == "/") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        response r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = std::string{dashboard_page()};
+        r.headers.emplace_back(
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'");
+        r.headers.emplace_back("X-Frame-Options", "DENY");
+        co_return r;
+    }
+    if (path == "/metrics") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_metrics();
+    }
+    if (path == "/v1/status") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_status();
+    }
+    if (path == "/v1/backends") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_backends();
+    }
+    if (path == "/v1/ring") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_ring(req);
+    }
+    if (path == "/v1/lookup") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_lookup(req);
+    }
+    if (path == "/v1/stats") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_stats();
+    }
+    if (path == "/v1/events") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_events();
+    }
+    std::string id, action;
+    if (split_backend_path(path, id, action)) {
+        if (action.empty()) {
+            if (reading(req)) co_return get_backend(id);
+            if (req.method == "PUT") co_return co_await put_backend(req, id);
+            if (req.method == "DELETE") co_return co_await delete_backend(req, id);
+            co_return method_not_allowed("GET, HEAD, PUT, DELETE");
+        }
+        const std::optional<admin_state> st = action == "drain" ? std::optional{admin_state::drain}
+                                              : action == "maintenance"
+                                                  ? std::optional{admin_state::maintenance}
+                                              : action == "ready" ? std::optional{admin_state::ready}
+                                                                  : std::nullopt;
+        if (!st) co_return json_error(404, "no such action \"" + action + "\": drain, maintenance or ready");
+        if (req.method != "POST") co_return method_not_allowed("POST");
+        co_return co_await set_state(req, id, *st);
+    }
+    co_return json_error(404, "no such resource: " + path + " (see GET /v1/status and docs/ADMIN.md)");
+}
+
+std::string api::etag() const {
+    return fmt::format("\"{}\"", ctx_.control->store().generation());
+}
+
+std::optional<response> api::precondition_failed(const request& req) const {
+    if (req.if_match.empty() || req.if_match == "*" || req.if_match == etag()) return std::nullopt;
+    return with_etag(json_error(412, "the membership changed (generation " + etag() + "); read it again"));
+}
+
+response api::with_etag(response r) const {
+    r.headers.emplace_back("ETag", etag());
+    return r;
+}
+
+// --- reads ---
+
+response api::get_status() const {
+    const controller& c = *ctx_.control;
+    json j = status_json(c, started_);
+    j["version"] = ctx_.version;
+    json workers = json::array();
+    if (ctx_.applied_generations) {
+        const auto gens = ctx_.applied_generations();
+        for (std::size_t i = 0; i < gens.size(); ++i)
+            workers.push_back({{"worker", i}, {"applied_generation", gens[i]}});
+    }
+    j["workers"] = std::move(workers);
+    j["state_file"] = ctx_.state_file.empty() ? json(nullptr) : json(ctx_.state_file);
+    j["tokens"] = tokens_.has_value();
+    return with_etag(json_ok(j));
+}
+
+response api::get_backends() const {
+    return with_etag(json_ok({{"generation", ctx_.control->store().generation()},
+                              {"backends", backends_json(*ctx_.control, shares_)}}));
+}
+
+response api::get_backend(const std::string& id) const {
+    auto j = backend_json(*ctx_.control, id, shares_);
+    if (!j) return json_error(404, "no backend \"" + id + "\"");
+    return with_etag(json_ok(*j));
+}
+
+response api::get_ring(const request& req) const {
+    std::uint32_t arcs = 0;
+    if (const auto a = req.param("arcs")) {
+        const auto n = parse_count_text(*a);
+        if (!n || *n > 65536) return json_error(400, "arcs must be an integer in 0..65536");
+        arcs = static_cast<std::uint32_t>(*n);
+    }
+    return with_etag(json_ok(ring_json(*ctx_.control, shares_, arcs)));
+}
+
+response api::get_lookup(const request& req) const {
+    const auto key = req.param("key");
+    if (!key) return json_error(400, "give the key: /v1/lookup?key=K");
+    if (key->size() > 4096) return json_error(400, "the key is longer than 4096 bytes");
+    return json_ok(lookup_json(*ctx_.control, *key));
+}
+
+response api::get_stats() const {
+    return json_ok(stats_.to_json());
+}
+
+response api::get_events() const {
+    return json_ok({{"events", events_json(*ctx_.control)}});
+}
+
+response api::get_metrics() const {
+    std::vector<const metrics::proxy_shard*> shards;
+    if (ctx_.proxy_shards) shards = ctx_.proxy_shards();
+    response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_text(*ctx_.control, shards, shares_, ctx_.version, requests_);
+    return r;
+}
+
+// --- mutations ---
+
+asio::awaitable<std::unique_ptr<api::turn>> api::wait_turn() {
+    if (busy_) {
+        auto t = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+        queue_.push_back(t);
+        asio::error_code ec;
+        co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));  // cancelled: our turn
+    }
+    busy_ = true;
+    co_return std::make_unique<turn>(turn{this});
+}
+
+void api::next_turn() {
+    if (queue_.empty()) {
+        busy_ = false;
+        return;
+    }
+    auto next = std::move(queue_.front());
+    queue_.pop_front();
+    next->cancel();  // busy_ stays set: the turn passes on
+}
+
+asio::awaitable<std::optional<std::string>> api::publish(membership_store saved) {
+    auto [ok, message] =
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool, std::string)>(
+            [this](auto handler) {
+                auto h = std::make_shared<decltype(handler)>(std::move(handler));
+                ctx_.control->changed([this, h](bool done, const std::string& why) {
+                    // Resume outside the controller's callback loop.
+                    asio::post(io_, [h, done, why] { std::move (*h)(done, why); });
+                });
+            },
+            asio::use_awaitable);
+    if (ok) {
+        if (!ctx_.state_file.empty()) {
+            std::string error;
+            if (!save_state(ctx_.state_file, ctx_.control->store(), error) && ctx_.log)
+                ctx_.log("admin: the change is live but not saved: " + error);
+        }
+        co_return std::nullopt;
+    }
+    ctx_.control->store() = std::move(saved);  // not half applied: the running membership stays
+    co_return message;
+}
+
+asio::awaitable<response> api::put_backend(const request& req, const std::string& id) {
+    if (!valid_backend_id(id))
+        co_return json_error(400, "invalid backend id \"" + id + "\": 1..128 letters, digits, - _ . :");
+    std::string error;
+    const auto body = body_object(req, error);
+    if (!body) co_return json_error(400, error);
+    for (const auto& [k, v] : body->items())
+        if (k != "address" && k != "weight" && k != "state")
+            co_return json_error(400, "unknown field \"" + k + "\": address, weight, state");
+    const auto t = co_await wait_turn();
+    if (auto stale = precondition_failed(req)) co_return *stale;
+    controller& c = *ctx_.control;
+    const member* existing = c.store().find(id);
+    backend_config b;
+    if (existing != nullptr) {
+        b = existing->backend;
+    } else {
+        b.id = id;
+        b.health = c.cfg()->health.defaults;
+    }
+    if (body->contains("address")) {
+        const auto& a = (*body)["address"];
+        const auto at = a.is_string() ? parse_endpoint_checked(a.get<std::string>()) : parsed<endpoint>{};
+        if (!at)
+            co_return json_error(400,
+                                 "address: " + (at.error.empty() ? "must be a string host:port" : at.error));
+        b.address = *at.value;
+    } else if (existing == nullptr) {
+        co_return json_error(400, "a new backend needs an \"address\"");
+    }
+    if (body->contains("weight")) {
+        const auto& w = (*body)["weight"];
+        if (!w.is_number_unsigned() || w.get<std::uint64_t>() > max_backend_weight)
+            co_return json_error(400,
+                                 "weight must be an integer in 0.." + std::to_string(max_backend_weight));
+        b.weight = w.get<std::uint32_t>();
+    }
+    if (body->contains("state")) {
+        const auto& s = (*body)["state"];
+        const auto st = s.is_string() ? parse_admin_state(s.get<std::string>()) : parsed<admin_state>{};
+        if (!st) co_return json_error(400, "state must be ready, drain or maintenance");
+        b.state = *st.value;
+    }
+    // What moves: the same code as `ringlb plan`.
+    json plan = nullptr;
+    if (existing == nullptr || existing->backend.weight != b.weight) {
+        tools::plan_change change;
+        change.what =
+            existing == nullptr ? tools::plan_change::action::add : tools::plan_change::action::reweight;
+        change.id = id;
+        change.address = to_string(b.address);
+        change.weight = b.weight;
+        try {
+            plan = tools::plan_to_json(
+                tools::make_plan(pool_of(*c.current()), change, plan_samples, c.cfg()->routing.slow_start));
+        } catch (const std::exception& e) {
+            co_return json_error(409, e.what());
+        }
+    }
+    if (req.param("dry_run").value_or("0") == "1")
+        co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
+    membership_store saved = c.store();
+    c.store().put(b, member_source::admin);
+    if (c.store().generation() != saved.generation()) {
+        if (auto failed = co_await publish(std::move(saved))) co_return json_error(409, *failed);
+    }
+    auto view = backend_json(c, id, shares_);
+    co_return with_etag(json_ok(
+        {{"generation", c.store().generation()}, {"backend", view ? *view : json(nullptr)}, {"plan", plan}},
+        existing == nullptr ? 201 : 200));
+}
+
+asio::awaitable<response> api::delete_backend(const request& req, const std::string& id) {
+    const auto t = co_await wait_turn();
+    if (auto stale = precondition_failed(req)) co_return *stale;
+    controller& c = *ctx_.control;
+    if (c.store().find(id) == nullptr) co_return json_error(404, "no backend \"" + id + "\"");
+    json plan = nullptr;
+    tools::plan_change change;
+    change.what = tools::plan_change::action::drain;
+    change.id = id;
+    try {
+        plan = tools::plan_to_json(tools::make_plan(pool_of(*c.current()), change, plan_samples));
+    } catch (const std::exception& e) {
+        co_return json_error(409, e.what());
+    }
+    if (req.param("dry_run").value_or("0") == "1")
+        co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
+    membership_store saved = c.store();
+    c.store().remove(id, member_source::admin);
+    if (auto failed = co_await publish(std::move(saved))) co_return json_error(409, *failed);
+    co_return with_etag(json_ok({{"generation", c.store().generation()}, {"removed", id}, {"plan", plan}}));
+}
+
+asio::awaitable<response> api::set_state(const request& req, const std::string& id, admin_state state) {
+    const auto t = co_await wait_turn();
+    if (auto stale = precondition_failed(req)) co_return *stale;
+    controller& c = *ctx_.control;
+    membership_store saved = c.store();
+    if (!c.store().set_state(id, state, member_source::admin))
+        co_return json_error(404, "no backend \"" + id + "\"");
+    if (c.store().generation() != saved.generation()) {
+        if (auto failed = co_await publish(std::move(saved))) co_return json_error(409, *failed);
+    }
+    auto view = backend_json(c, id, shares_);
+    co_return with_etag(
+        json_ok({{"generation", c.store().generation()}, {"backend", view ? *view : json(nullptr)}}));
+}
+
+}  // namespace ringlb::admin
