@@ -204,7 +204,7 @@ class AdminTest(AdminE2E):
         self.assertEqual(saved["format"], "ringlb-state/1")
         entries = {e["id"]: e for e in saved["backends"]}
         self.assertEqual(entries["app-2"]["state"], "ready")
-        self.assertTrue(entries["app-5"]["removed"])
+        self.assertNotIn("app-5", entries, "a backend only the API defined is forgotten, not hidden")
 
     def test_a_change_the_placement_refuses_is_undone(self):
         self.start_admin(n=2, routing={"algorithm": "modulo"})
@@ -244,6 +244,70 @@ class AdminTest(AdminE2E):
         served = set(self.mapping(KEYS).values())
         for bid, (op, _) in modes.items():
             self.assertEqual(bid in served, op == "ready", modes)
+
+    def test_requests_that_arrive_in_pieces_are_read_whole(self):
+        # A head longer than one read, and a body in a later segment: the parser's views must
+        # survive every read (they point into the connection's buffer).
+        self.start_admin()
+        key = "k" * 4000
+        with Conn(self.admin_port) as c:
+            head = (f"GET /v1/lookup?key={key} HTTP/1.1\r\nHost: 127.0.0.1:{self.admin_port}\r\n"
+                    f"Authorization: Bearer {self.read_token}\r\nX-Pad: {'p' * 3000}\r\n\r\n").encode()
+            for i in range(0, len(head), 700):
+                c.send(head[i:i + 700])
+                time.sleep(0.005)
+            r = c.read_response()
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(json.loads(r.body)["key"], key)
+        body = json.dumps({"weight": 3}).encode()
+        with Conn(self.admin_port) as c:
+            c.send(f"PUT /v1/backends/app-1 HTTP/1.1\r\nHost: 127.0.0.1:{self.admin_port}\r\n"
+                   f"Authorization: Bearer {self.write_token}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n".encode())
+            time.sleep(0.05)
+            c.send(body[:4])
+            time.sleep(0.05)
+            c.send(body[4:])
+            r = c.read_response()
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(json.loads(r.body)["backend"]["weight"], 3)
+
+    def test_put_state_overrides_and_reset_gives_the_config_back(self):
+        self.start_admin()
+        self.assertEqual(self.call("POST", "/v1/backends/app-1/drain", {})[0], 200)
+        status, _, body = self.call("PUT", "/v1/backends/app-1", {"state": "ready", "weight": 2})
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["backend"]["mode"], body["backend"]["weight"]), ("up", 2))
+        status, _, body = self.call("PUT", "/v1/backends/app-1?dry_run=true", {"weight": 5})
+        self.assertEqual((status, body["dry_run"]), (200, True))
+        self.assertEqual(self.call("PUT", "/v1/backends/app-1?dry_run=maybe", {"weight": 5})[0], 400)
+        self.assertEqual(self.call("GET", "/v1/backends/app-1", token="read")[2]["weight"], 2)
+        status, _, body = self.call("DELETE", "/v1/backends/app-1/override")
+        self.assertEqual(status, 200, body)
+        self.assertEqual((body["backend"]["weight"], body["backend"]["defined_by"]), (1, "config"))
+        self.assertEqual(self.call("DELETE", "/v1/backends/app-1/override")[0], 404)
+        # A backend only the API defined leaves no tombstone when removed.
+        extra = self.start_backends(1, prefix="extra-")[-1]
+        self.assertEqual(self.call("PUT", "/v1/backends/app-9", {"address": extra.address})[0], 201)
+        self.assertEqual(self.call("DELETE", "/v1/backends/app-9")[0], 200)
+        with open(self.state_path) as f:
+            self.assertNotIn("app-9", f.read())
+
+    def test_idle_connections_make_room_for_new_ones(self):
+        self.start_admin()
+        idle = [socket.create_connection(("127.0.0.1", self.admin_port)) for _ in range(64)]
+        try:
+            time.sleep(0.2)
+            # Every slot is held by an idle connection; a new request still gets through.
+            self.assertEqual(self.call("GET", "/v1/status", token="read")[0], 200)
+            # An error answer closes its connection.
+            with Conn(self.admin_port) as c:
+                r = c.request("GET", "/v1/status", host=f"127.0.0.1:{self.admin_port}")
+                self.assertEqual(r.status, 401)
+                self.assertTrue(c.is_closed())
+        finally:
+            for s in idle:
+                s.close()
 
     def test_without_tokens_the_host_must_name_the_listener(self):
         self.start_admin(tokens=False)

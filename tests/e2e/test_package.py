@@ -32,8 +32,22 @@ class PackageTest(E2E):
         debs = [f for f in os.listdir(out) if f.endswith(".deb")]
         assert len(debs) == 1, debs
         cls.deb = os.path.join(out, debs[0])
+        # Installed by dpkg itself into a staging root with a dpkg database of its own (the
+        # libraries it depends on are this machine's, not the root's: --force-depends).
         cls.stage = os.path.join(cls.tmp.name, "stage")
-        subprocess.run(["dpkg-deb", "-x", cls.deb, cls.stage], check=True)
+        for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates"):
+            os.makedirs(os.path.join(cls.stage, d))
+        open(os.path.join(cls.stage, "var/lib/dpkg/status"), "w").close()
+        cls.dpkg_env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        cls.dpkg(["-i", cls.deb])
+
+    @classmethod
+    def dpkg(cls, args):
+        r = subprocess.run(["dpkg", f"--root={cls.stage}", "--force-depends", "--force-not-root", *args],
+                           capture_output=True, text=True, env=cls.dpkg_env, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError(f"dpkg {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
+        return r.stdout
 
     @classmethod
     def tearDownClass(cls):
@@ -58,6 +72,22 @@ class PackageTest(E2E):
         subprocess.run(["dpkg-deb", "-e", self.deb, control], check=True)
         with open(os.path.join(control, "conffiles")) as f:
             self.assertEqual(f.read().split(), ["/etc/ringlb/ringlb.toml"])
+        self.assertIn("Status: install ok installed", self.dpkg(["-s", "ringlb"]))
+
+    def test_an_upgrade_keeps_the_operators_config(self):
+        config = os.path.join(self.stage, "etc/ringlb/ringlb.toml")
+        with open(config) as f:
+            original = f.read()
+        try:
+            with open(config, "a") as f:
+                f.write("# edited by the operator\n")
+            self.dpkg(["--force-confold", "-i", self.deb])
+            with open(config) as f:
+                self.assertTrue(f.read().endswith("# edited by the operator\n"))
+            self.assertIn("Status: install ok installed", self.dpkg(["-s", "ringlb"]))
+        finally:
+            with open(config, "w") as f:
+                f.write(original)
 
     @unittest.skipUnless(shutil.which("systemd-analyze"), "needs systemd-analyze")
     def test_systemd_accepts_the_unit(self):

@@ -29,7 +29,8 @@ using nlohmann::json;
 response json_ok(const json& j, int status = 200) {
     response r;
     r.status = status;
-    r.body = j.dump(2) + "\n";
+    // Invalid UTF-8 (a key, a path, a config string) is replaced, never an exception.
+    r.body = j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
     return r;
 }
 
@@ -107,8 +108,9 @@ void api::start() {
 }
 
 void api::stop() {
+    stopping_ = true;
     stats_.stop();
-    for (auto& t : queue_) t->cancel();
+    for (auto& t : queue_) t->cancel();  // each waiter sees stopping_ and answers 503
     queue_.clear();
 }
 
@@ -203,6 +205,10 @@ asio::awaitable<response> api::route(request& req) {
     }
     std::string id, action;
     if (split_backend_path(path, id, action)) {
+        if (action == "override") {
+            if (req.method != "DELETE") co_return method_not_allowed("DELETE");
+            co_return co_await clear_override(req, id);
+        }
         if (action.empty()) {
             if (reading(req)) co_return get_backend(id);
             if (req.method == "PUT") co_return co_await put_backend(req, id);
@@ -214,7 +220,9 @@ asio::awaitable<response> api::route(request& req) {
                                                   ? std::optional{admin_state::maintenance}
                                               : action == "ready" ? std::optional{admin_state::ready}
                                                                   : std::nullopt;
-        if (!st) co_return json_error(404, "no such action \"" + action + "\": drain, maintenance or ready");
+        if (!st)
+            co_return json_error(404,
+                                 "no such action \"" + action + "\": drain, maintenance, ready or override");
         if (req.method != "POST") co_return method_not_allowed("POST");
         co_return co_await set_state(req, id, *st);
     }
@@ -268,7 +276,7 @@ response api::get_ring(const request& req) const {
     std::uint32_t arcs = 0;
     if (const auto a = req.param("arcs")) {
         const auto n = parse_count_text(*a);
-        if (!n || *n > 65536) return json_error(400, "arcs must be an integer in 0..65536");
+        if (!n || *n > 4096) return json_error(400, "arcs must be an integer in 0..4096");
         arcs = static_cast<std::uint32_t>(*n);
     }
     return with_etag(json_ok(ring_json(*ctx_.control, shares_, arcs)));
@@ -301,18 +309,20 @@ response api::get_metrics() const {
 // --- mutations ---
 
 asio::awaitable<std::unique_ptr<api::turn>> api::wait_turn() {
+    if (stopping_) co_return nullptr;
     if (busy_) {
         auto t = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
         queue_.push_back(t);
         asio::error_code ec;
         co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));  // cancelled: our turn
+        if (stopping_) co_return nullptr;  // woken by stop(), not by the one before us
     }
     busy_ = true;
     co_return std::make_unique<turn>(turn{this});
 }
 
 void api::next_turn() {
-    if (queue_.empty()) {
+    if (queue_.empty() || stopping_) {
         busy_ = false;
         return;
     }
@@ -321,32 +331,55 @@ void api::next_turn() {
     next->cancel();  // busy_ stays set: the turn passes on
 }
 
-asio::awaitable<std::optional<std::string>> api::publish(membership_store saved) {
+asio::awaitable<std::optional<std::string>> api::publish(const std::string& id,
+                                                         std::optional<membership_store::overlay_entry> was) {
     auto [ok, message] =
         co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool, std::string)>(
-            [this](auto handler) {
+            [this, &id, &was](auto handler) {
                 auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                ctx_.control->changed([this, h](bool done, const std::string& why) {
-                    // Resume outside the controller's callback loop.
+                ctx_.control->changed([this, h, id, was](bool done, const std::string& why) {
+                    // Undone at once, inside the callback, before any other change can
+                    // land: only this edit, so a reload that shared the failed pass keeps
+                    // its own restoration.
+                    if (!done) ctx_.control->store().restore(id, was);
                     asio::post(io_, [h, done, why] { std::move (*h)(done, why); });
                 });
             },
             asio::use_awaitable);
-    if (ok) {
-        if (!ctx_.state_file.empty()) {
-            std::string error;
-            if (!save_state(ctx_.state_file, ctx_.control->store(), error) && ctx_.log)
-                ctx_.log("admin: the change is live but not saved: " + error);
-        }
-        co_return std::nullopt;
+    if (!ok) co_return message;
+    if (!ctx_.state_file.empty()) {
+        std::string error;
+        if (!save_state(ctx_.state_file, ctx_.control->store(), error) && ctx_.log)
+            ctx_.log("admin: the change is live but not saved: " + error);
     }
-    ctx_.control->store() = std::move(saved);  // not half applied: the running membership stays
-    co_return message;
+    // Answer once every worker runs the new bundle (they apply a post within
+    // microseconds; bounded in case a worker is stuck in a long handler).
+    const std::uint64_t generation = ctx_.control->current()->generation;
+    asio::steady_timer pause{io_};
+    for (int i = 0; i < 1000 && ctx_.applied_generations; ++i) {
+        const auto applied = ctx_.applied_generations();
+        if (std::all_of(applied.begin(), applied.end(), [&](std::uint64_t g) { return g >= generation; }))
+            break;
+        pause.expires_after(std::chrono::milliseconds{2});
+        asio::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return std::nullopt;
+}
+
+std::optional<response> api::dry_run(const request& req, bool& yes) const {
+    const auto v = req.param("dry_run");
+    yes = v && (*v == "1" || *v == "true");
+    if (v && !yes && *v != "0" && *v != "false")
+        return json_error(400, "dry_run must be 1, true, 0 or false");
+    return std::nullopt;
 }
 
 asio::awaitable<response> api::put_backend(const request& req, const std::string& id) {
     if (!valid_backend_id(id))
         co_return json_error(400, "invalid backend id \"" + id + "\": 1..128 letters, digits, - _ . :");
+    bool dry = false;
+    if (auto bad = dry_run(req, dry)) co_return *bad;
     std::string error;
     const auto body = body_object(req, error);
     if (!body) co_return json_error(400, error);
@@ -354,6 +387,7 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
         if (k != "address" && k != "weight" && k != "state")
             co_return json_error(400, "unknown field \"" + k + "\": address, weight, state");
     const auto t = co_await wait_turn();
+    if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
     controller& c = *ctx_.control;
     const member* existing = c.store().find(id);
@@ -362,7 +396,6 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
         b = existing->backend;
     } else {
         b.id = id;
-        b.health = c.cfg()->health.defaults;
     }
     if (body->contains("address")) {
         const auto& a = (*body)["address"];
@@ -403,12 +436,12 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
             co_return json_error(409, e.what());
         }
     }
-    if (req.param("dry_run").value_or("0") == "1")
-        co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
-    membership_store saved = c.store();
+    if (dry) co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
+    const auto was = c.store().entry(id);
+    const std::uint64_t before = c.store().generation();
     c.store().put(b, member_source::admin);
-    if (c.store().generation() != saved.generation()) {
-        if (auto failed = co_await publish(std::move(saved))) co_return json_error(409, *failed);
+    if (c.store().generation() != before) {
+        if (auto failed = co_await publish(id, was)) co_return json_error(409, *failed);
     }
     auto view = backend_json(c, id, shares_);
     co_return with_etag(json_ok(
@@ -417,7 +450,10 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
 }
 
 asio::awaitable<response> api::delete_backend(const request& req, const std::string& id) {
+    bool dry = false;
+    if (auto bad = dry_run(req, dry)) co_return *bad;
     const auto t = co_await wait_turn();
+    if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
     controller& c = *ctx_.control;
     if (c.store().find(id) == nullptr) co_return json_error(404, "no backend \"" + id + "\"");
@@ -430,23 +466,44 @@ asio::awaitable<response> api::delete_backend(const request& req, const std::str
     } catch (const std::exception& e) {
         co_return json_error(409, e.what());
     }
-    if (req.param("dry_run").value_or("0") == "1")
-        co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
-    membership_store saved = c.store();
+    if (dry) co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
+    const auto was = c.store().entry(id);
     c.store().remove(id, member_source::admin);
-    if (auto failed = co_await publish(std::move(saved))) co_return json_error(409, *failed);
+    if (auto failed = co_await publish(id, was)) co_return json_error(409, *failed);
     co_return with_etag(json_ok({{"generation", c.store().generation()}, {"removed", id}, {"plan", plan}}));
+}
+
+asio::awaitable<response> api::clear_override(const request& req, const std::string& id) {
+    const auto t = co_await wait_turn();
+    if (!t) co_return json_error(503, "shutting down");
+    if (auto stale = precondition_failed(req)) co_return *stale;
+    controller& c = *ctx_.control;
+    const auto was = c.store().entry(id);
+    if (!was) co_return json_error(404, "no runtime change of \"" + id + "\" to forget");
+    const std::uint64_t before = c.store().generation();
+    c.store().clear(id);
+    if (c.store().generation() != before) {
+        if (auto failed = co_await publish(id, was)) co_return json_error(409, *failed);
+    } else if (!ctx_.state_file.empty()) {
+        std::string error;  // nothing moved, but the entry is gone from the file too
+        if (!save_state(ctx_.state_file, c.store(), error) && ctx_.log) ctx_.log("admin: " + error);
+    }
+    auto view = backend_json(c, id, shares_);
+    co_return with_etag(
+        json_ok({{"generation", c.store().generation()}, {"backend", view ? *view : json(nullptr)}}));
 }
 
 asio::awaitable<response> api::set_state(const request& req, const std::string& id, admin_state state) {
     const auto t = co_await wait_turn();
+    if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
     controller& c = *ctx_.control;
-    membership_store saved = c.store();
+    const auto was = c.store().entry(id);
+    const std::uint64_t before = c.store().generation();
     if (!c.store().set_state(id, state, member_source::admin))
         co_return json_error(404, "no backend \"" + id + "\"");
-    if (c.store().generation() != saved.generation()) {
-        if (auto failed = co_await publish(std::move(saved))) co_return json_error(409, *failed);
+    if (c.store().generation() != before) {
+        if (auto failed = co_await publish(id, was)) co_return json_error(409, *failed);
     }
     auto view = backend_json(c, id, shares_);
     co_return with_etag(

@@ -9,6 +9,7 @@
 //   PUT    /v1/backends/ID                 add or change a backend (JSON body)
 //   DELETE /v1/backends/ID                 remove it
 //   POST   /v1/backends/ID/drain | /maintenance | /ready      its operator state
+//   DELETE /v1/backends/ID/override        forget the runtime changes of ID: the config speaks
 //   GET    /v1/ring                        algorithm, fingerprint, share per backend, arcs
 //   GET    /v1/lookup?key=K                owner, candidate chain, why each was skipped
 //   GET    /v1/stats                       per-backend rate, p50, p99, in flight (live)
@@ -17,8 +18,8 @@
 //   GET    /                               the dashboard
 //
 // Mutations go through the membership store and are published by the controller like any
-// change; the answer comes once the workers have the new bundle (or the change was refused
-// and undone: 409). Membership changes (PUT, DELETE) answer what moves, computed by the same
+// change; the answer comes once every worker runs the new bundle (or the change was refused
+// and that edit undone: 409). Membership changes (PUT, DELETE) answer what moves, computed by the same
 // code as `ringlb plan`; `?dry_run=1` answers that and changes nothing. Every answer about
 // the membership carries its generation as an ETag; a mutation with a stale `If-Match` gets
 // 412. Mutations run one at a time (later ones wait their turn), and each published one is
@@ -104,9 +105,14 @@ private:
     asio::awaitable<response> delete_backend(const request& req, const std::string& id);
     asio::awaitable<response> set_state(const request& req, const std::string& id, admin_state state);
 
-    /// Publishes the store's current membership; on failure restores `saved` (the store as
-    /// it was before the edit) and says why.
-    asio::awaitable<std::optional<std::string>> publish(membership_store saved);
+    /// Publishes the store's current membership after an edit of `id` (whose runtime entry
+    /// was `was`); on failure undoes that edit, and only it, and says why. On success it
+    /// saves the state file and returns once every worker runs the new bundle.
+    asio::awaitable<std::optional<std::string>> publish(const std::string& id,
+                                                        std::optional<membership_store::overlay_entry> was);
+    asio::awaitable<response> clear_override(const request& req, const std::string& id);
+    /// Reads ?dry_run (1, true, 0, false); a 400 for anything else.
+    std::optional<response> dry_run(const request& req, bool& yes) const;
     /// Waits for the mutations before this one to finish; the guard lets the next one go.
     struct turn;
     asio::awaitable<std::unique_ptr<turn>> wait_turn();
@@ -123,6 +129,7 @@ private:
     live_stats stats_;
     share_cache shares_;
     bool busy_ = false;                                      // a mutation is running
+    bool stopping_ = false;                                  // stop(): no more mutations
     std::deque<std::shared_ptr<asio::steady_timer>> queue_;  // mutations waiting their turn
     std::uint64_t requests_ = 0;
     std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();

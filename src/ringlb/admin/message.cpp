@@ -50,7 +50,9 @@ std::optional<std::string> request::param(std::string_view name) const {
 response json_error(int status, std::string_view message) {
     response r;
     r.status = status;
-    r.body = nlohmann::json{{"error", {{"status", status}, {"message", std::string{message}}}}}.dump() + "\n";
+    r.body = nlohmann::json{{"error", {{"status", status}, {"message", std::string{message}}}}}.dump(
+                 -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+             "\n";
     return r;
 }
 

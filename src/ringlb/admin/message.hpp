@@ -32,7 +32,8 @@ struct request {
     std::string content_type;
     std::string if_match;
     std::string body;
-    bool has_body = false;  ///< a Content-Length was sent (even 0)
+    bool has_body = false;    ///< a Content-Length was sent (even 0)
+    bool keep_alive = false;  ///< the client keeps the connection for another request
 
     /// A query parameter, percent-decoded; nullopt when absent.
     [[nodiscard]] std::optional<std::string> param(std::string_view name) const;

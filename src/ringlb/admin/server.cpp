@@ -11,6 +11,9 @@
 #include <asio/write.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
+#include <variant>
 
 // See src/ringlb/proxy/session.cpp: a GCC 12 false positive on asio's coroutine frames.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -21,12 +24,18 @@ namespace ringlb::admin {
 
 using asio::ip::tcp;
 
-// One client connection: the socket and the deadline that closes it.
+// One client connection: the socket, the deadline that closes it, and a buffer of fixed
+// size. The parser keeps views into the bytes it was fed, so the buffer never moves while a
+// request is read: it holds a whole head and a whole body, and nothing reallocates it.
 struct server::connection {
-    explicit connection(asio::io_context& io) : socket{io}, deadline{io} {}
+    static constexpr std::size_t capacity = max_head + max_body + 4096;
+
+    explicit connection(asio::io_context& io) : socket{io}, deadline{io}, buf{new char[capacity]} {}
     tcp::socket socket;
     asio::steady_timer deadline;
-    std::string in;  // bytes read and not yet consumed
+    std::unique_ptr<char[]> buf;
+    std::size_t size = 0;  // bytes in buf: the current request's, then what followed it
+    bool idle = true;      // waiting for a request (may be closed to make room)
 
     void arm(std::chrono::steady_clock::duration d, std::weak_ptr<connection> self) {
         deadline.expires_after(d);
@@ -42,6 +51,11 @@ struct server::connection {
         deadline.cancel();
         asio::error_code ignored;
         socket.close(ignored);
+    }
+    // Drops the first n bytes (a request served), keeping what followed (pipelined bytes).
+    void consume(std::size_t n) {
+        std::memmove(buf.get(), buf.get() + n, size - n);
+        size -= n;
     }
 };
 
@@ -90,15 +104,23 @@ void server::stop() {
 }
 
 asio::awaitable<void> server::accept_loop() {
+    asio::steady_timer backoff{io_};
     for (;;) {
         auto c = std::make_shared<connection>(io_);
         asio::error_code ec;
         co_await acceptor_.async_accept(c->socket, use_ec(ec));
         if (stopped_ || ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-        if (ec) continue;  // EMFILE and the like: the next accept may work
+        if (ec) {
+            // EMFILE and the like: retrying at once would spin.
+            backoff.expires_after(std::chrono::milliseconds{50});
+            co_await backoff.async_wait(use_ec(ec));
+            if (stopped_) co_return;
+            continue;
+        }
         std::erase_if(live_, [](const std::weak_ptr<connection>& w) { return w.expired(); });
-        if (open_ >= max_connections) {
-            // Over the limit: a short answer, then close (the write may fail; nothing waits on it).
+        if (open_ >= max_connections && !evict_idle()) {
+            // Over the limit with every connection busy: a short answer, then close (the
+            // write may fail; nothing waits on it).
             const std::string busy = serialize(json_error(503, "too many admin connections"), false);
             c->socket.non_blocking(true, ec);
             c->socket.write_some(asio::buffer(busy), ec);
@@ -108,6 +130,81 @@ asio::awaitable<void> server::accept_loop() {
         live_.push_back(c);
         asio::co_spawn(io_, serve(c), asio::detached);
     }
+}
+
+bool server::evict_idle() {
+    // The connection that has waited longest for its next request makes room: holding idle
+    // connections open must not lock operators out.
+    for (auto& w : live_) {
+        if (auto c = w.lock(); c && c->idle) {
+            c->close();
+            c->idle = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Parses the request at the front of c's buffer, reading more as needed. Returns the
+// request, or the error answer to close with; nullopt when the connection ended.
+asio::awaitable<std::optional<std::variant<request, response>>> server::read_request(
+    std::shared_ptr<connection> c) {
+    http_parser parser{http_parser::type::request};
+    asio::error_code ec;
+    std::size_t parsed = 0;
+    http_parser::result r{http_parser::event::need_more, 0};
+    for (;;) {
+        if (parsed < c->size) {
+            r = parser.feed(c->buf.get() + parsed, c->size - parsed);
+            parsed += r.consumed;
+            if (r.what != http_parser::event::need_more) break;
+        }
+        if (c->size > max_head) break;
+        const std::size_t room = std::min(connection::capacity - c->size, std::size_t{4096});
+        const std::size_t n =
+            co_await c->socket.async_read_some(asio::buffer(c->buf.get() + c->size, room), use_ec(ec));
+        if (ec || stopped_) co_return std::nullopt;  // closed, reset, or the deadline closed it
+        if (c->idle) {
+            c->idle = false;
+            c->arm(request_timeout, c);  // the first byte starts the request's clock
+        }
+        c->size += n;
+    }
+    if (r.what == http_parser::event::error)
+        co_return json_error(parser.error_status(),
+                             std::string{"malformed request: "} + parser.error_reason());
+    if (r.what != http_parser::event::head_complete)
+        co_return json_error(431, "the request head is larger than 16 KiB");
+    if (parser.chunked()) co_return json_error(411, "send the body with a Content-Length");
+    if (parser.content_length() > max_body) co_return json_error(413, "the body is larger than 64 KiB");
+    // Everything the API reads of the head, copied out while the parser's views are valid.
+    request req;
+    req.method = std::string{parser.method_name()};
+    const std::string_view target = parser.target();
+    const std::size_t q = target.find('?');
+    const auto path = percent_decode(target.substr(0, q), false);
+    req.query = q == std::string_view::npos ? std::string{} : std::string{target.substr(q + 1)};
+    req.host = std::string{header(parser, "host")};
+    req.authorization = std::string{header(parser, "authorization")};
+    req.content_type = std::string{header(parser, "content-type")};
+    req.if_match = std::string{header(parser, "if-match")};
+    req.has_body = parser.has_content_length();
+    req.keep_alive = parser.keep_alive();
+    if (!path || path->empty() || (*path)[0] != '/')
+        co_return json_error(400, "the request target must be a path");
+    req.path = *path;
+    // The body: Content-Length bytes after the head (the buffer holds a whole one).
+    const auto length = static_cast<std::size_t>(parser.content_length());
+    while (c->size < parsed + length) {
+        const std::size_t room = std::min(connection::capacity - c->size, std::size_t{4096});
+        const std::size_t n =
+            co_await c->socket.async_read_some(asio::buffer(c->buf.get() + c->size, room), use_ec(ec));
+        if (ec || stopped_) co_return std::nullopt;
+        c->size += n;
+    }
+    req.body.assign(c->buf.get() + parsed, length);
+    c->consume(parsed + length);
+    co_return req;
 }
 
 asio::awaitable<void> server::serve(std::shared_ptr<connection> c) {
@@ -120,76 +217,29 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> c) {
             c.close();
         }
     } guard{*this, *c};
-    http_parser parser{http_parser::type::request};
-    std::array<char, 4096> chunk;
     asio::error_code ec;
     for (;;) {
-        // The idle wait for a request, then the request itself under its own deadline.
-        c->arm(c->in.empty() ? std::chrono::steady_clock::duration{idle_timeout} : request_timeout, c);
-        parser.reset();
-        std::size_t parsed = 0;
-        http_parser::result r{http_parser::event::need_more, 0};
-        bool started = !c->in.empty();
-        for (;;) {
-            if (parsed < c->in.size()) {
-                r = parser.feed(c->in.data() + parsed, c->in.size() - parsed);
-                parsed += r.consumed;
-                if (r.what != http_parser::event::need_more) break;
-            }
-            if (c->in.size() > max_head) break;
-            const std::size_t n = co_await c->socket.async_read_some(asio::buffer(chunk), use_ec(ec));
-            if (ec || stopped_) co_return;  // closed, reset, or the deadline closed it
-            if (!started) {
-                started = true;
-                c->arm(request_timeout, c);
-            }
-            c->in.append(chunk.data(), n);
-        }
+        // The idle wait for a request (bytes already buffered start it at once), then the
+        // request itself under its own deadline.
+        c->idle = c->size == 0;
+        c->arm(c->idle ? std::chrono::steady_clock::duration{idle_timeout} : request_timeout, c);
+        auto got = co_await read_request(c);
+        if (!got || stopped_) co_return;
         response answer;
         bool keep = false;
         bool head_only = false;
-        if (r.what == http_parser::event::error) {
-            answer =
-                json_error(parser.error_status(), std::string{"malformed request: "} + parser.error_reason());
-        } else if (r.what != http_parser::event::head_complete) {
-            answer = json_error(431, "the request head is larger than 16 KiB");
-        } else if (parser.chunked()) {
-            answer = json_error(411, "send the body with a Content-Length");
-        } else if (parser.content_length() > max_body) {
-            answer = json_error(413, "the body is larger than 64 KiB");
+        if (auto* req = std::get_if<request>(&*got)) {
+            keep = req->keep_alive;
+            head_only = req->method == "HEAD";
+            c->deadline.cancel();  // the handler may wait for a publication
+            answer = co_await handler_(std::move(*req));
+            if (stopped_) co_return;
         } else {
-            // The body: Content-Length bytes after the head.
-            const auto length = static_cast<std::size_t>(parser.content_length());
-            while (c->in.size() < parsed + length) {
-                const std::size_t n = co_await c->socket.async_read_some(asio::buffer(chunk), use_ec(ec));
-                if (ec || stopped_) co_return;
-                c->in.append(chunk.data(), n);
-            }
-            request req;
-            req.method = std::string{parser.method_name()};
-            const std::string_view target = parser.target();
-            const std::size_t q = target.find('?');
-            const auto path = percent_decode(target.substr(0, q), false);
-            req.query = q == std::string_view::npos ? std::string{} : std::string{target.substr(q + 1)};
-            req.host = std::string{header(parser, "host")};
-            req.authorization = std::string{header(parser, "authorization")};
-            req.content_type = std::string{header(parser, "content-type")};
-            req.if_match = std::string{header(parser, "if-match")};
-            req.has_body = parser.has_content_length();
-            req.body = c->in.substr(parsed, length);
-            keep = parser.keep_alive();
-            head_only = req.method == "HEAD";
-            parsed += length;
-            c->in.erase(0, parsed);
-            if (!path || path->empty() || (*path)[0] != '/') {
-                answer = json_error(400, "the request target must be a path");
-            } else {
-                req.path = *path;
-                c->deadline.cancel();  // the handler may wait for a publication
-                answer = co_await handler_(std::move(req));
-                if (stopped_) co_return;
-            }
+            answer = std::move(std::get<response>(*got));
         }
+        // An error answer ends the connection: a client that sends garbage or no token does
+        // not get to hold one of the listener's connections.
+        keep = keep && answer.status < 400;
         c->arm(request_timeout, c);  // writing the answer is bounded too
         const std::string out = serialize(answer, keep, head_only);
         co_await asio::async_write(c->socket, asio::buffer(out), use_ec(ec));

@@ -10,10 +10,13 @@
 // receives can touch the data path but through the controller. Each connection is a
 // coroutine: read a head (at most max_head bytes, else 431) and a Content-Length body (at
 // most max_body, else 413; chunked bodies are refused with 411), call the handler, write
-// the answer, and loop while the client keeps the connection alive. A request must arrive
-// whole within 10 s (else 408) and an idle connection closes after 30 s; at most 64
-// connections are open at once (further ones are answered 503 and closed), so a flood of
-// admin connections costs bounded memory and nothing else.
+// the answer, and loop while the client keeps the connection alive. An error answer (4xx,
+// 5xx) closes the connection. A request must arrive whole within 10 s (else the connection
+// is closed) and an idle connection closes after 30 s; at most 64 connections are open at
+// once: a new one closes the connection that has been idle longest, or is answered 503
+// when none is idle. So a flood of admin connections costs bounded memory (80 KiB each)
+// and nothing else. The bytes of a request stay in one buffer of fixed size, never
+// reallocated: the parser's views into them stay valid until the request is copied out.
 //
 // Thread-safety: none; the control thread.
 #pragma once
@@ -27,6 +30,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <variant>
 
 namespace ringlb::admin {
 
@@ -53,6 +58,9 @@ private:
     struct connection;
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> serve(std::shared_ptr<connection> c);
+    asio::awaitable<std::optional<std::variant<request, response>>> read_request(
+        std::shared_ptr<connection> c);
+    bool evict_idle();
 
     asio::io_context& io_;
     handler_fn handler_;

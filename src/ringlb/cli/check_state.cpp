@@ -28,7 +28,7 @@ int check_with_state(const std::string& path, std::ostream& out, std::ostream& e
     const config& cfg = *r.value;
     if (cfg.admin.state_file.empty()) return 0;
     membership_store store;
-    store.set_file(cfg.backends);
+    store.set_file(cfg.backends, cfg.health.defaults);
     const state_load loaded = load_state(cfg.admin.state_file, cfg.health.defaults, store);
     if (!loaded.ok) {
         err << loaded.error << "\n";

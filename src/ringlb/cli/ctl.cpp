@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <ostream>
 #include <sstream>
 
@@ -68,7 +69,8 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
-// One request to the admin API over a fresh connection, bounded by 30 s each way.
+// One request to the admin API over a fresh connection, all of it (connect, send, answer)
+// bounded by 30 s: the operations are asynchronous and the loop runs for that long at most.
 reply call(const std::string& admin, const std::string& token, const std::string& method,
            const std::string& target, const std::string& body) {
     std::string host, port;
@@ -78,12 +80,6 @@ reply call(const std::string& admin, const std::string& token, const std::string
     asio::error_code ec;
     const auto endpoints = resolver.resolve(host, port, ec);
     if (ec) throw unreachable{"cannot resolve " + host + ": " + ec.message()};
-    asio::ip::tcp::socket sock{io};
-    asio::connect(sock, endpoints, ec);
-    if (ec) throw unreachable{"cannot reach the admin listener at " + admin + ": " + ec.message()};
-    const timeval tv{30, 0};
-    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     const std::string host_header =
         (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_header +
@@ -92,15 +88,38 @@ reply call(const std::string& admin, const std::string& token, const std::string
     if (method != "GET")
         req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
-    asio::write(sock, asio::buffer(req), ec);
-    if (ec) throw unreachable{"sending to " + admin + ": " + ec.message()};
+
+    asio::ip::tcp::socket sock{io};
     std::string in;
     std::array<char, 65536> chunk;
-    for (;;) {
-        const std::size_t n = sock.read_some(asio::buffer(chunk), ec);
-        in.append(chunk.data(), n);
-        if (ec || in.size() > (64u << 20)) break;
-    }
+    std::string failure;
+    bool done = false;
+    std::function<void()> read_more = [&] {
+        sock.async_read_some(asio::buffer(chunk), [&](const asio::error_code& e, std::size_t n) {
+            in.append(chunk.data(), n);
+            if (e || in.size() > (64u << 20)) {
+                done = true;  // EOF ends the answer (Connection: close)
+                return;
+            }
+            read_more();
+        });
+    };
+    asio::async_connect(sock, endpoints, [&](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
+        if (e) {
+            failure = "cannot reach the admin listener at " + admin + ": " + e.message();
+            return;
+        }
+        asio::async_write(sock, asio::buffer(req), [&](const asio::error_code& w, std::size_t) {
+            if (w) {
+                failure = "sending to " + admin + ": " + w.message();
+                return;
+            }
+            read_more();
+        });
+    });
+    io.run_for(std::chrono::seconds{30});
+    if (!failure.empty()) throw unreachable{failure};
+    if (!done && in.empty()) throw unreachable{"no answer from " + admin + " within 30 s"};
     http_parser p{http_parser::type::response};
     const auto head = p.feed(in.data(), in.size());
     if (head.what != http_parser::event::head_complete)
@@ -108,22 +127,34 @@ reply call(const std::string& admin, const std::string& token, const std::string
     reply r;
     r.status = p.status();
     r.body = json::parse(in.substr(head.consumed), nullptr, false);
-    if (r.body.is_discarded()) r.body = json{{"raw", in.substr(head.consumed)}};
+    if (r.body.is_discarded() || !r.body.is_object()) r.body = json::object();
     return r;
 }
 
+// A member of an object, or null: never operator[] on a missing key of a const object.
+const json& at(const json& j, const char* key) {
+    static const json none;
+    if (!j.is_object()) return none;
+    const auto it = j.find(key);
+    return it != j.end() ? *it : none;
+}
+
+// A bare token, or a token file's write token (else its first): ctl changes things.
 std::string read_token_file(const std::string& path) {
     std::ifstream f{path};
     if (!f) throw CLI::ValidationError("--token-file", "cannot open " + path);
-    std::string line;
+    std::string line, first;
     while (std::getline(f, line)) {
         std::istringstream words{line};
         std::string a, b;
         words >> a >> b;
         if (a.empty() || a[0] == '#') continue;
-        return b.empty() ? a : b;
+        if (b.empty()) return a;
+        if (a == "write") return b;
+        if (first.empty()) first = b;
     }
-    throw CLI::ValidationError("--token-file", path + " holds no token");
+    if (first.empty()) throw CLI::ValidationError("--token-file", path + " holds no token");
+    return first;
 }
 
 std::string pct(double share) {
@@ -131,16 +162,25 @@ std::string pct(double share) {
 }
 
 std::string str(const json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{"-"};
+    const json& v = at(j, key);
+    return v.is_string() ? v.get<std::string>() : std::string{"-"};
+}
+
+template <class T>
+T num(const json& j, const char* key) {
+    const json& v = at(j, key);
+    return v.is_number() ? v.get<T>() : T{};
 }
 
 void print_backends(const json& list, std::ostream& out) {
     out << fmt::format("{:<16} {:<12} {:>6} {:>7} {:>9} {:>10} {:>7}  {}\n", "BACKEND", "MODE", "WEIGHT",
                        "SHARE", "IN-FLIGHT", "REQUESTS", "5XX", "WHY");
+    if (!list.is_array()) return;
     for (const auto& b : list) {
         out << fmt::format("{:<16} {:<12} {:>6} {:>7} {:>9} {:>10} {:>7}  {}\n", str(b, "id"), str(b, "mode"),
-                           b.value("weight", 0), pct(b.value("key_share", 0.0)), b.value("in_flight", 0),
-                           b["requests"].value("total", 0), b["requests"].value("5xx", 0), str(b, "reason"));
+                           num<unsigned>(b, "weight"), pct(num<double>(b, "key_share")),
+                           num<std::uint64_t>(b, "in_flight"), num<std::uint64_t>(at(b, "requests"), "total"),
+                           num<std::uint64_t>(at(b, "requests"), "5xx"), str(b, "reason"));
     }
 }
 
@@ -239,6 +279,11 @@ int ctl_command::run(std::ostream& out, std::ostream& err) {
         if (!need(1, (v + " ID").c_str())) return 2;
         method = "POST";
         target = "/v1/backends/" + url_encode(s.args[0]) + "/" + v;
+        body = "{}";
+    } else if (v == "reset") {
+        if (!need(1, "reset ID")) return 2;
+        method = "DELETE";
+        target = "/v1/backends/" + url_encode(s.args[0]) + "/override";
         body = "{}";
     } else if (v == "add") {
         if (!need(2, "add ID ADDRESS [--weight W] [--dry-run]")) return 2;

@@ -77,7 +77,14 @@ int main(int argc, char** argv) {
 
     if (serve->parsed()) return ringlb::serve_main(serve_config);
     if (check->parsed()) return ringlb::check_with_state(check_config, std::cout, std::cerr);
-    if (ctl.parsed()) return ctl.run(std::cout, std::cerr);
+    if (ctl.parsed()) {
+        try {
+            return ctl.run(std::cout, std::cerr);
+        } catch (const std::exception& e) {  // an answer it could not make sense of
+            std::cerr << "ringlb ctl: " << e.what() << "\n";
+            return 1;
+        }
+    }
     if (demo.parsed()) return demo.run();
     return tools.run(std::cout, std::cerr);
 }

@@ -104,8 +104,8 @@ public:
             controller_.stop();
             return 1;
         }
-        const unsigned n =
-            cfg.server.workers != 0 ? cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
+        // The count the first bundle sized each backend's metric shards by: one per worker.
+        const auto n = static_cast<unsigned>(controller_.current()->routing->totals().shards);
         asio::ip::tcp::endpoint at;
         std::string error;
         if (!resolve_listen(cfg.server.listen, at, error)) {

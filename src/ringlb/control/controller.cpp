@@ -50,7 +50,7 @@ void controller::apply(std::shared_ptr<const config> cfg, done_fn done) {
     // up by the passes already running for earlier changes count as fresh, so reloads that
     // come faster than DNS answers still end in a publication.
     fresh_chain_ = pass_running_ ? chain_ : chain_ + 1;
-    store_.set_file(next_cfg_->backends);
+    store_.set_file(next_cfg_->backends, next_cfg_->health.defaults);
     request(std::move(done));
 }
 
@@ -152,7 +152,7 @@ void controller::finish_pass(bool ok, const std::string& message) {
         // A config that could not be published is not half applied: the running one's
         // backends are the file layer again.
         next_cfg_ = cfg_;
-        store_.set_file(cfg_->backends);
+        store_.set_file(cfg_->backends, cfg_->health.defaults);
     }
     auto callbacks = std::move(waiting_);
     waiting_.clear();

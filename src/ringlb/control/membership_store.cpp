@@ -17,8 +17,10 @@ std::string_view to_string(member_source s) noexcept {
     return "?";
 }
 
-bool membership_store::set_file(std::span<const backend_config> backends) {
+bool membership_store::set_file(std::span<const backend_config> backends,
+                                const health_check_config& defaults) {
     file_.assign(backends.begin(), backends.end());
+    health_defaults_ = defaults;
     return recompute();
 }
 
@@ -27,6 +29,7 @@ bool membership_store::put(const backend_config& b, member_source from) {
     o.definition = b;
     o.defined_by = from;
     o.removed = false;
+    o.state.reset();  // the definition's state is the newest word on it
     return recompute();
 }
 
@@ -40,6 +43,12 @@ bool membership_store::set_state(const std::string& id, admin_state state, membe
 
 bool membership_store::remove(const std::string& id, member_source from) {
     if (find(id) == nullptr) return false;
+    if (std::none_of(file_.begin(), file_.end(), [&](const backend_config& b) { return b.id == id; })) {
+        // Defined at runtime only: forgetting it is the removal; no tombstone is left to
+        // hide a backend of that id a later config may bring.
+        overlay_.erase(id);
+        return recompute() || true;
+    }
     layer_entry& o = overlay_[id];
     o.definition.reset();
     o.defined_by = from;
@@ -50,6 +59,21 @@ bool membership_store::remove(const std::string& id, member_source from) {
 bool membership_store::clear(const std::string& id) {
     if (overlay_.erase(id) == 0) return false;
     return recompute();
+}
+
+std::optional<membership_store::overlay_entry> membership_store::entry(std::string_view id) const {
+    const auto it = overlay_.find(id);
+    if (it == overlay_.end()) return std::nullopt;
+    const layer_entry& o = it->second;
+    return overlay_entry{it->first, o.definition, o.defined_by, o.state, o.state_by, o.removed};
+}
+
+void membership_store::restore(const std::string& id, const std::optional<overlay_entry>& was) {
+    if (was)
+        overlay_[id] = layer_entry{was->definition, was->defined_by, was->state, was->state_by, was->removed};
+    else
+        overlay_.erase(id);
+    if (!recompute()) ++generation_;  // never back: an ETag handed out meanwhile must not match again
 }
 
 std::vector<membership_store::overlay_entry> membership_store::overlay() const {
@@ -91,6 +115,7 @@ bool membership_store::recompute() {
         member m;
         if (o != nullptr && o->definition) {
             m.backend = *o->definition;
+            m.backend.health = b.health;  // health settings come from the config file
             m.defined_by = o->defined_by;
             m.state_by = o->defined_by;
         } else {
@@ -102,6 +127,7 @@ bool membership_store::recompute() {
     for (const auto& [id, o] : overlay_) {
         if (seen.contains(id) || o.removed || !o.definition) continue;
         member m{*o.definition, o.defined_by, o.defined_by};
+        m.backend.health = health_defaults_;  // a runtime-only backend: the config's [health]
         apply_state(m, &o);
         next.push_back(std::move(m));
     }

@@ -45,13 +45,17 @@ struct member {
 
 class membership_store {
 public:
-    /// Replaces the file layer. Returns whether members() changed.
-    bool set_file(std::span<const backend_config> backends);
-    /// Adds or replaces `b` in the runtime layer.
+    /// Replaces the file layer; `defaults` ([health]) are the health settings of backends
+    /// defined at runtime only. Returns whether members() changed.
+    bool set_file(std::span<const backend_config> backends, const health_check_config& defaults = {});
+    /// Adds or replaces `b` in the runtime layer (its address, weight and state: health
+    /// settings always come from the config, the backend's own or [health]). Its state
+    /// replaces any state override of the id.
     bool put(const backend_config& b, member_source from);
     /// Overrides the operator state of backend `id` (false when no such member).
     bool set_state(const std::string& id, admin_state state, member_source from);
-    /// Hides backend `id` (false when no such member).
+    /// Hides backend `id` (false when no such member); one defined at runtime only is
+    /// simply forgotten.
     bool remove(const std::string& id, member_source from);
     /// Drops every runtime entry of `id`: the file's word holds again.
     bool clear(const std::string& id);
@@ -76,6 +80,11 @@ public:
     /// Replaces the runtime layer (a state file loaded at start). Returns whether members()
     /// changed.
     bool set_overlay(std::vector<overlay_entry> entries);
+    /// One id's runtime entry, to undo an edit with restore().
+    [[nodiscard]] std::optional<overlay_entry> entry(std::string_view id) const;
+    /// Puts back what entry(id) returned before an edit (nullopt: no entry). The generation
+    /// moves on (never back), even when the members are as they were.
+    void restore(const std::string& id, const std::optional<overlay_entry>& was);
 
 private:
     struct layer_entry {
@@ -88,6 +97,7 @@ private:
     bool recompute();  // members_ from the layers; true when it changed
 
     std::vector<backend_config> file_;
+    health_check_config health_defaults_;
     std::map<std::string, layer_entry, std::less<>> overlay_;
     std::vector<member> members_;
     std::uint64_t generation_ = 0;

@@ -107,7 +107,7 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             const tcp::endpoint& address = bundle_.addresses[chosen_];
             rec.backend = b.id;
             rec.state = b.state.get();
-            if (rec.retries > 0 || fresh_only) b.state->shard(worker_.index()).retries.add();
+            if (rec.retries > 0) b.state->shard(worker_.index()).retries.add();
             load_.hold(b.state.get());
             if (!fresh_only)
                 hold(worker_.upstreams().take(b, address, now, settings.timeouts.idle, plan.replayable));
@@ -273,7 +273,9 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             spent = decide(fault->phase, fault->what, context);
         }
         drop_connection();
-        if (chosen_ != chash::npos && fault->what != failure::client_gone) {
+        // A stale pooled connection retried fresh is not the backend failing (nor the
+        // client's going).
+        if (chosen_ != chash::npos && fault->what != failure::client_gone && d.what != action::retry_fresh) {
             metrics::backend_shard& m = routing.backends()[chosen_].state->shard(worker_.index());
             m.failures.add();
             if (d.what == action::next_backend) m.failovers.add();

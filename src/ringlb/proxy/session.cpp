@@ -141,16 +141,14 @@ void session::finish(request_record& rec, answered_by by) {
     const std::uint64_t us = timed ? micros_since(rec.started) : 0;
     if (by == answered_by::ringlb) {
         p.own_answers[metrics::own_status_index(rec.status)].add();
+    } else if (by == answered_by::client_left) {
+        p.client_aborts.add();
     } else if (rec.state != nullptr) {
         metrics::backend_shard& b = rec.state->shard(worker_.index());
-        if (by == answered_by::backend) {
-            if (rec.status >= 100 && rec.status < 600)
-                b.responses[static_cast<std::size_t>(rec.status / 100 - 1)].add();
-            b.latency.observe(us);
-            b.response_bytes.add(rec.bytes);
-        } else {
-            p.client_aborts.add();
-        }
+        if (rec.status >= 100 && rec.status < 600)
+            b.responses[static_cast<std::size_t>(rec.status / 100 - 1)].add();
+        b.latency.observe(us);
+        b.response_bytes.add(rec.bytes);
     }
     if (!worker_.logging()) return;
     access_entry e;
@@ -240,8 +238,12 @@ asio::awaitable<bool> session::serve_one() {
     // 4. The backend side, up to the response head.
     exchange ex{worker_, wd_, b};
     const exchange::outcome out = co_await ex.run(client_, in, req, plan, rec);
-    msg_end_ = plan.body_end;  // where the request ends in `in` (once it was read whole)
-    if (out.what == exchange::outcome::drop) co_return false;  // the client left
+    msg_end_ = plan.body_end;                   // where the request ends in `in` (once it was read whole)
+    if (out.what == exchange::outcome::drop) {  // the client left
+        worker_.counters().requests.add();
+        worker_.counters().client_aborts.add();
+        co_return false;
+    }
     // Our own answer closes too when the client asked for that (Connection: close, HTTP/1.0)
     // or the worker is draining: RFC 9112 9.6. The pre-rendered answers do not say
     // keep-alive, so an HTTP/1.0 client, which would close on them anyway, is closed now.
