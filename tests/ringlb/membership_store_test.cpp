@@ -94,15 +94,17 @@ TEST(MembershipStore, SetStateOverridesOnlyTheOperatorState) {
     expected.state = admin_state::maintenance;
     EXPECT_EQ(m->backend, expected) << "address, weight and checks stay the file's";
 
-    // A state entry applies to a runtime definition too, and outlives a later put of that id.
+    // A state entry applies to a runtime definition too; a later put of that id carries
+    // its own state, which replaces the override (the API's put copies the effective state
+    // unless told another).
     EXPECT_TRUE(s.put(be("app-9", 7009, 3), member_source::admin));
     EXPECT_TRUE(s.set_state("app-9", admin_state::drain, member_source::admin));
     EXPECT_EQ(s.find("app-9")->backend.state, admin_state::drain);
     EXPECT_EQ(s.find("app-9")->backend.weight, 3u);
     s.put(be("app-2", 7002, 4), member_source::admin);
     EXPECT_EQ(s.find("app-2")->backend.address.port, 7002);
-    EXPECT_EQ(s.find("app-2")->backend.state, admin_state::maintenance);
-    EXPECT_EQ(s.find("app-2")->state_by, member_source::etcd);
+    EXPECT_EQ(s.find("app-2")->backend.state, admin_state::ready);
+    EXPECT_EQ(s.find("app-2")->state_by, member_source::admin);
     EXPECT_EQ(s.find("app-2")->defined_by, member_source::admin);
 }
 

@@ -234,7 +234,15 @@ std::string api::etag() const {
 }
 
 std::optional<response> api::precondition_failed(const request& req) const {
-    if (req.if_match.empty() || req.if_match == "*" || req.if_match == etag()) return std::nullopt;
+    if (req.if_match.empty()) return std::nullopt;
+    // A list of entity tags (RFC 9110 13.1.1), weak ones compared by their tag.
+    const std::string current = etag();
+    std::string_view list = req.if_match;
+    while (!list.empty()) {
+        std::string_view tag = next_list_item(list);
+        if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);
+        if (tag == "*" || tag == current) return std::nullopt;
+    }
     return with_etag(json_error(412, "the membership changed (generation " + etag() + "); read it again"));
 }
 
@@ -318,7 +326,7 @@ asio::awaitable<std::unique_ptr<api::turn>> api::wait_turn() {
         if (stopping_) co_return nullptr;  // woken by stop(), not by the one before us
     }
     busy_ = true;
-    co_return std::make_unique<turn>(turn{this});
+    co_return std::unique_ptr<turn>(new turn{this});  // no temporary: its destructor would pass the turn on
 }
 
 void api::next_turn() {

@@ -41,6 +41,7 @@ std::optional<token_set> token_set::parse(std::string_view text, const std::stri
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         ++line_no;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // a file with CRLF line ends
         line = trim(line);
         if (line.empty() || line.front() == '#') continue;
         const std::size_t sp = line.find_first_of(" \t");

@@ -154,12 +154,15 @@ asio::awaitable<std::optional<std::variant<request, response>>> server::read_req
     std::size_t parsed = 0;
     http_parser::result r{http_parser::event::need_more, 0};
     for (;;) {
-        if (parsed < c->size) {
-            r = parser.feed(c->buf.get() + parsed, c->size - parsed);
+        // Only the first max_head bytes may hold the head: a head that ends past them is
+        // too large, whatever the read that brought it.
+        const std::size_t limit = std::min(c->size, max_head);
+        if (parsed < limit) {
+            r = parser.feed(c->buf.get() + parsed, limit - parsed);
             parsed += r.consumed;
             if (r.what != http_parser::event::need_more) break;
         }
-        if (c->size > max_head) break;
+        if (c->size >= max_head) break;
         const std::size_t room = std::min(connection::capacity - c->size, std::size_t{4096});
         const std::size_t n =
             co_await c->socket.async_read_some(asio::buffer(c->buf.get() + c->size, room), use_ec(ec));
