@@ -106,15 +106,21 @@ def toml_value(v):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     return f'"{v}"'
 
 
 def render_config(port, backends, routing=None, timeouts=None, limits=None, health=None, states=None,
-                  admin=None, access="off", workers=2):
+                  admin=None, membership=None, server_zone="", zones=None, access="off", workers=2):
     """A config for `serve`. `health` holds [health] keys; `states` maps a backend id to its
     operator state ("drain", "maintenance"); `admin` holds [admin] keys (without it the
-    admin listener is off, so tests never contend for its default port)."""
-    lines = ["[server]", f'listen = "127.0.0.1:{port}"', f"workers = {workers}", "[routing]"]
+    admin listener is off, so tests never contend for its default port); `membership` holds
+    [membership] keys; `zones` maps a backend id to its zone."""
+    lines = ["[server]", f'listen = "127.0.0.1:{port}"', f"workers = {workers}"]
+    if server_zone:
+        lines.append(f'zone = "{server_zone}"')
+    lines.append("[routing]")
     for k, v in (routing or {}).items():
         lines.append(f"{k} = {toml_value(v)}")
     lines.append("[timeouts]")
@@ -130,12 +136,18 @@ def render_config(port, backends, routing=None, timeouts=None, limits=None, heal
     lines.append("[admin]")
     for k, v in (admin or {"listen": ""}).items():
         lines.append(f"{k} = {toml_value(v)}")
+    if membership:
+        lines.append("[membership]")
+        for k, v in membership.items():
+            lines.append(f"{k} = {toml_value(v)}")
     lines += ["[log]", f'access = "{access}"']
     for b in backends:
         bid, addr, weight = (b + (1,))[:3] if isinstance(b, tuple) else (b.id, b.address, 1)
         lines += ["[[backends]]", f'id = "{bid}"', f'address = "{addr}"', f"weight = {weight}"]
         if states and bid in states:
             lines.append(f'state = "{states[bid]}"')
+        if zones and bid in zones:
+            lines.append(f'zone = "{zones[bid]}"')
     return "\n".join(lines) + "\n"
 
 

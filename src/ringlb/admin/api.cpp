@@ -199,6 +199,10 @@ asio::awaitable<response> api::route(request& req) {
         if (!reading(req)) co_return method_not_allowed("GET, HEAD");
         co_return get_stats();
     }
+    if (path == "/v1/instances") {
+        if (!reading(req)) co_return method_not_allowed("GET, HEAD");
+        co_return get_instances();
+    }
     if (path == "/v1/events") {
         if (!reading(req)) co_return method_not_allowed("GET, HEAD");
         co_return get_events();
@@ -230,11 +234,30 @@ asio::awaitable<response> api::route(request& req) {
 }
 
 std::string api::etag() const {
+    // With etcd, the revision this instance applied: the same number on every instance.
+    if (ctx_.etcd != nullptr) return fmt::format("\"{}\"", ctx_.etcd->applied_revision());
     return fmt::format("\"{}\"", ctx_.control->store().generation());
 }
 
+std::optional<std::int64_t> api::if_match_revision(const request& req) const {
+    std::string_view list = req.if_match;
+    std::optional<std::int64_t> lowest;
+    while (!list.empty()) {
+        std::string_view tag = next_list_item(list);
+        if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);
+        if (tag == "*") return std::nullopt;
+        if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+        if (const auto n = parse_count_text(tag); n && *n <= static_cast<std::uint64_t>(INT64_MAX))
+            lowest = std::min(lowest.value_or(static_cast<std::int64_t>(*n)), static_cast<std::int64_t>(*n));
+        else
+            return -1;  // not a revision: nothing is unchanged since it
+    }
+    return lowest;
+}
+
 std::optional<response> api::precondition_failed(const request& req) const {
-    if (req.if_match.empty()) return std::nullopt;
+    // With etcd the check is etcd's own (the transaction compares the key's revision).
+    if (req.if_match.empty() || ctx_.etcd != nullptr) return std::nullopt;
     // A list of entity tags (RFC 9110 13.1.1), weak ones compared by their tag.
     const std::string current = etag();
     std::string_view list = req.if_match;
@@ -265,6 +288,20 @@ response api::get_status() const {
     }
     j["workers"] = std::move(workers);
     j["state_file"] = ctx_.state_file.empty() ? json(nullptr) : json(ctx_.state_file);
+    if (const etcd_source* e = ctx_.etcd) {
+        j["membership"] = {{"source", "etcd"},
+                           {"prefix", e->config().prefix},
+                           {"instance", e->config().instance},
+                           {"revision", e->applied_revision()},
+                           {"membership_revision", e->membership_revision()},
+                           {"stale", e->stale()},
+                           {"endpoint", to_string(e->current_endpoint())},
+                           {"last_error", e->last_error()},
+                           {"reconnects", e->reconnects()},
+                           {"full_reads", e->full_reads()}};
+    } else {
+        j["membership"] = {{"source", "file"}};
+    }
     j["tokens"] = tokens_.has_value();
     return with_etag(json_ok(j));
 }
@@ -314,6 +351,83 @@ response api::get_metrics() const {
     return r;
 }
 
+response api::get_instances() const {
+    if (ctx_.etcd == nullptr)
+        return json_error(
+            404, "no instance list: the membership is the config file ([membership] source = \"file\")");
+    const etcd_source& e = *ctx_.etcd;
+    const std::string mine = hex64(ctx_.control->current()->routing->algorithm().fingerprint());
+    json list = json::array();
+    bool agree = true;
+    std::size_t at_my_revision = 0;
+    for (const auto& [name, info] : e.instances()) {
+        json item = info.doc.is_object() ? info.doc : json::object();
+        item["name"] = name;
+        const auto revision = item.value("revision", std::int64_t{-1});
+        const bool same_revision = revision == e.membership_revision();
+        item["at_my_revision"] = same_revision;
+        if (same_revision) {
+            ++at_my_revision;
+            if (item.value("fingerprint", std::string{}) != mine) agree = false;
+        }
+        list.push_back(std::move(item));
+    }
+    return json_ok({{"revision", e.applied_revision()},
+                    {"membership_revision", e.membership_revision()},
+                    {"fingerprint", mine},
+                    {"agree", agree},
+                    {"instances_at_this_revision", at_my_revision},
+                    {"instances", std::move(list)}});
+}
+
+asio::awaitable<void> api::wait_workers() {
+    // Every worker runs the controller's current bundle (they apply a post within
+    // microseconds; bounded in case one is stuck in a long handler).
+    const std::uint64_t generation = ctx_.control->current()->generation;
+    asio::steady_timer pause{io_};
+    for (int i = 0; i < 1000 && ctx_.applied_generations; ++i) {
+        const auto applied = ctx_.applied_generations();
+        if (std::all_of(applied.begin(), applied.end(), [&](std::uint64_t g) { return g >= generation; }))
+            break;
+        pause.expires_after(std::chrono::milliseconds{2});
+        asio::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<std::optional<response>> api::write_etcd(const request& req, const std::string& id,
+                                                         const backend_config* b) {
+    etcd_source& e = *ctx_.etcd;
+    const auto since = if_match_revision(req);
+    // (Not a conditional expression: GCC 12 miscompiles co_await in one.)
+    etcd_source::write_result w;
+    if (b != nullptr)
+        w = co_await e.put_backend(*b, since);
+    else
+        w = co_await e.delete_backend(id, since);
+    if (w.conflict)
+        co_return with_etag(json_error(412, "backend \"" + id + "\" changed after revision " +
+                                                std::to_string(since.value_or(0)) + "; read it again"));
+    if (!w.ok) co_return json_error(503, "etcd did not take the change: " + w.error);
+    // This instance's watch applies it, then its controller publishes it.
+    if (!co_await e.wait_applied(w.revision, std::chrono::seconds{5}))
+        co_return json_error(503, "etcd took the change at revision " + std::to_string(w.revision) +
+                                      " but this instance has not seen it within 5 s");
+    auto [ok, message] =
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool, std::string)>(
+            [this](auto handler) {
+                auto h = std::make_shared<decltype(handler)>(std::move(handler));
+                ctx_.control->changed([this, h](bool done, const std::string& why) {
+                    asio::post(io_, [h, done, why] { std::move (*h)(done, why); });
+                });
+            },
+            asio::use_awaitable);
+    if (!ok)
+        co_return json_error(409, "etcd holds the change, but this instance cannot publish it: " + message);
+    co_await wait_workers();
+    co_return std::nullopt;
+}
+
 // --- mutations ---
 
 asio::awaitable<std::unique_ptr<api::turn>> api::wait_turn() {
@@ -360,18 +474,7 @@ asio::awaitable<std::optional<std::string>> api::publish(const std::string& id,
         if (!save_state(ctx_.state_file, ctx_.control->store(), error) && ctx_.log)
             ctx_.log("admin: the change is live but not saved: " + error);
     }
-    // Answer once every worker runs the new bundle (they apply a post within
-    // microseconds; bounded in case a worker is stuck in a long handler).
-    const std::uint64_t generation = ctx_.control->current()->generation;
-    asio::steady_timer pause{io_};
-    for (int i = 0; i < 1000 && ctx_.applied_generations; ++i) {
-        const auto applied = ctx_.applied_generations();
-        if (std::all_of(applied.begin(), applied.end(), [&](std::uint64_t g) { return g >= generation; }))
-            break;
-        pause.expires_after(std::chrono::milliseconds{2});
-        asio::error_code ec;
-        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    co_await wait_workers();  // answer once every worker runs the new bundle
     co_return std::nullopt;
 }
 
@@ -392,8 +495,8 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
     const auto body = body_object(req, error);
     if (!body) co_return json_error(400, error);
     for (const auto& [k, v] : body->items())
-        if (k != "address" && k != "weight" && k != "state")
-            co_return json_error(400, "unknown field \"" + k + "\": address, weight, state");
+        if (k != "address" && k != "weight" && k != "state" && k != "zone")
+            co_return json_error(400, "unknown field \"" + k + "\": address, weight, state, zone");
     const auto t = co_await wait_turn();
     if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
@@ -428,6 +531,12 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
         if (!st) co_return json_error(400, "state must be ready, drain or maintenance");
         b.state = *st.value;
     }
+    if (body->contains("zone")) {
+        const auto& z = (*body)["zone"];
+        if (!z.is_string() || !valid_zone(z.get<std::string>()))
+            co_return json_error(400, "zone must be 0..64 letters, digits and - _ .");
+        b.zone = z.get<std::string>();
+    }
     // What moves: the same code as `ringlb plan`.
     json plan = nullptr;
     if (existing == nullptr || existing->backend.weight != b.weight) {
@@ -445,6 +554,14 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
         }
     }
     if (dry) co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
+    if (ctx_.etcd != nullptr) {
+        if (auto failed = co_await write_etcd(req, id, &b)) co_return *failed;
+        auto view = backend_json(c, id, shares_);
+        co_return with_etag(json_ok({{"revision", ctx_.etcd->applied_revision()},
+                                     {"backend", view ? *view : json(nullptr)},
+                                     {"plan", plan}},
+                                    existing == nullptr ? 201 : 200));
+    }
     const auto was = c.store().entry(id);
     const std::uint64_t before = c.store().generation();
     c.store().put(b, member_source::admin);
@@ -475,6 +592,11 @@ asio::awaitable<response> api::delete_backend(const request& req, const std::str
         co_return json_error(409, e.what());
     }
     if (dry) co_return with_etag(json_ok({{"dry_run", true}, {"plan", plan}}));
+    if (ctx_.etcd != nullptr) {
+        if (auto failed = co_await write_etcd(req, id, nullptr)) co_return *failed;
+        co_return with_etag(
+            json_ok({{"revision", ctx_.etcd->applied_revision()}, {"removed", id}, {"plan", plan}}));
+    }
     const auto was = c.store().entry(id);
     c.store().remove(id, member_source::admin);
     if (auto failed = co_await publish(id, was)) co_return json_error(409, *failed);
@@ -482,6 +604,8 @@ asio::awaitable<response> api::delete_backend(const request& req, const std::str
 }
 
 asio::awaitable<response> api::clear_override(const request& req, const std::string& id) {
+    if (ctx_.etcd != nullptr)
+        co_return json_error(409, "the membership is etcd's: there is no runtime overlay to forget");
     const auto t = co_await wait_turn();
     if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
@@ -506,6 +630,24 @@ asio::awaitable<response> api::set_state(const request& req, const std::string& 
     if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
     controller& c = *ctx_.control;
+    if (ctx_.etcd != nullptr) {
+        const member* m = c.store().find(id);
+        if (m == nullptr) co_return json_error(404, "no backend \"" + id + "\"");
+        backend_config b = m->backend;
+        b.state = state;
+        // Without an If-Match, compare with the key's revision as this instance knows it, so
+        // a change made elsewhere meanwhile is not overwritten.
+        request guarded = req;
+        if (guarded.if_match.empty()) {
+            const auto it = ctx_.etcd->backends().find(id);
+            if (it != ctx_.etcd->backends().end())
+                guarded.if_match = "\"" + std::to_string(it->second.mod_revision) + "\"";
+        }
+        if (auto failed = co_await write_etcd(guarded, id, &b)) co_return *failed;
+        auto view = backend_json(c, id, shares_);
+        co_return with_etag(json_ok(
+            {{"revision", ctx_.etcd->applied_revision()}, {"backend", view ? *view : json(nullptr)}}));
+    }
     const auto was = c.store().entry(id);
     const std::uint64_t before = c.store().generation();
     if (!c.store().set_state(id, state, member_source::admin))

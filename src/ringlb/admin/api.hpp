@@ -41,6 +41,7 @@
 #include "ringlb/admin/message.hpp"
 #include "ringlb/admin/views.hpp"
 #include "ringlb/control/controller.hpp"
+#include "ringlb/control/etcd_source.hpp"
 #include "ringlb/metrics/shards.hpp"
 
 #include <asio/awaitable.hpp>
@@ -66,6 +67,7 @@ struct api_context {
     std::function<std::vector<std::uint64_t>()> applied_generations;
     asio::ip::tcp::endpoint listen;  ///< the admin listener's address, for the Host check
     std::string state_file;          ///< where mutations are persisted; empty = nowhere
+    etcd_source* etcd = nullptr;     ///< the membership's source when it is etcd: writes go there
     std::string version;
     std::function<void(const std::string&)> log;
 };
@@ -111,6 +113,15 @@ private:
     asio::awaitable<std::optional<std::string>> publish(const std::string& id,
                                                         std::optional<membership_store::overlay_entry> was);
     asio::awaitable<response> clear_override(const request& req, const std::string& id);
+    response get_instances() const;
+    /// With etcd: writes `b` (or deletes `id` when b is null) as an etcd transaction that
+    /// compares the key's revision with If-Match's, waits until this instance applied it and
+    /// its workers run it; the error answer, or nothing.
+    asio::awaitable<std::optional<response>> write_etcd(const request& req, const std::string& id,
+                                                        const backend_config* b);
+    /// The revision an If-Match names (etcd mode); nullopt for none or "*".
+    [[nodiscard]] std::optional<std::int64_t> if_match_revision(const request& req) const;
+    asio::awaitable<void> wait_workers();
     /// Reads ?dry_run (1, true, 0, false); a 400 for anything else.
     std::optional<response> dry_run(const request& req, bool& yes) const;
     /// Waits for the mutations before this one to finish; the guard lets the next one go.

@@ -9,10 +9,12 @@
 
 #include "ringlb/admin/api.hpp"
 #include "ringlb/admin/server.hpp"
+#include "ringlb/admin/views.hpp"
 #include "ringlb/cli/sd_notify.hpp"
 #include "ringlb/config/config.hpp"
 #include "ringlb/config/values.hpp"
 #include "ringlb/control/controller.hpp"
+#include "ringlb/control/etcd_source.hpp"
 #include "ringlb/control/state_file.hpp"
 #include "ringlb/proxy/access_log.hpp"
 #include "ringlb/proxy/worker.hpp"
@@ -21,7 +23,9 @@
 #include <asio/signal_set.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -81,9 +85,12 @@ public:
     int run(std::unique_ptr<access_log> log) {
         const config& cfg = *first_cfg_;
         log_ = std::move(log);
+        // With etcd as the membership, it (or its last-good snapshot) gives the backends
+        // before the first publication.
+        if (cfg.membership.source == membership_source_kind::etcd && !start_etcd(cfg)) return 1;
         // What was changed at runtime before a restart comes back first, so the first
         // publication already has it.
-        if (!cfg.admin.state_file.empty()) {
+        if (!cfg.admin.state_file.empty() && !etcd_) {
             const state_load loaded =
                 load_state(cfg.admin.state_file, cfg.health.defaults, controller_.store());
             if (!loaded.ok) {
@@ -162,6 +169,7 @@ private:
             for (auto& w : workers_) w->drain(grace);
             if (admin_server_) admin_server_->stop();
             if (admin_api_) admin_api_->stop();
+            if (etcd_) etcd_->stop();
             controller_.stop();
             signals.cancel();  // the control loop ends; run() joins the workers
         });
@@ -213,6 +221,60 @@ private:
         });
     }
 
+    // Follows the membership in etcd; returns once there is one to serve (false: none).
+    bool start_etcd(const config& cfg) {
+        membership_config m = cfg.membership;
+        if (m.instance.empty()) m.instance = host_name();
+        started_at_ = admin::iso_time(std::chrono::system_clock::now());
+        etcd_ = std::make_unique<etcd_source>(
+            io_, m, cfg.health.defaults,
+            etcd_source::hooks{.apply = [this](std::vector<backend_config> b,
+                                               std::int64_t) { controller_.set_base(std::move(b)); },
+                               .log = log_line,
+                               .instance_doc = [this] { return instance_doc(); }});
+        std::optional<std::pair<bool, std::string>> ready;
+        etcd_->start([&](bool ok, const std::string& why) { ready.emplace(ok, why); });
+        while (!ready) io_.run_one();
+        io_.restart();
+        if (!ready->first) {
+            std::fprintf(stderr, "ringlb: %s\n", ready->second.c_str());
+            etcd_->stop();
+            etcd_.reset();
+            return false;
+        }
+        std::fprintf(stderr, "ringlb: membership: %s (instance %s, prefix %s)\n", ready->second.c_str(),
+                     m.instance.c_str(), m.prefix.c_str());
+        return true;
+    }
+
+    // What this instance tells the others through etcd.
+    nlohmann::json instance_doc() const {
+        const auto& b = controller_.current();
+        const config& cfg = *first_cfg_;
+        nlohmann::json j{{"name", etcd_->config().instance},
+                         {"zone", cfg.server.zone},
+                         {"revision", etcd_->membership_revision()},
+                         {"stale", etcd_->stale()},
+                         {"version", RINGLB_VERSION_STRING},
+                         {"listen", to_string(cfg.server.listen)},
+                         {"started", started_at_}};
+        if (b) {
+            j["fingerprint"] = fingerprint_of(*b);
+            j["backends"] = b->routing->backends().size();
+        }
+        if (admin_server_) j["admin"] = admin_address_;
+        return j;
+    }
+
+    static std::string host_name() {
+        char name[256] = {};
+        if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "ringlb";
+        std::string out;
+        for (const char c : std::string_view{name})
+            out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '-';
+        return out;
+    }
+
     // The admin listener, on this (the control) thread. False when it cannot start.
     bool start_admin(const config& cfg) {
         std::optional<admin::token_set> tokens;
@@ -249,7 +311,8 @@ private:
             for (const auto& w : workers_) out.push_back(w->applied_generation());
             return out;
         };
-        ctx.state_file = cfg.admin.state_file;
+        ctx.state_file = etcd_ ? std::string{} : cfg.admin.state_file;
+        ctx.etcd = etcd_.get();
         ctx.version = RINGLB_VERSION_STRING;
         ctx.log = log_line;
         admin_api_ = std::make_unique<admin::api>(io_, std::move(ctx), std::move(tokens));
@@ -263,13 +326,15 @@ private:
             return false;
         }
         admin_api_->set_listen(admin_server_->local_endpoint());
+        admin_address_ = admin_server_->local_endpoint().address().to_string() + ":" +
+                         std::to_string(admin_server_->local_endpoint().port());
         admin_api_->start();
         admin_server_->start();
         std::fprintf(stderr, "ringlb: admin API and dashboard on http://%s:%u/%s\n",
                      to_string(*cfg.admin.listen).substr(0, to_string(*cfg.admin.listen).rfind(':')).c_str(),
                      admin_server_->local_endpoint().port(),
                      cfg.admin.tokens.empty() ? " (loopback, no tokens)" : "");
-        if (cfg.admin.state_file.empty())
+        if (cfg.admin.state_file.empty() && !etcd_)  // with etcd, etcd keeps them
             std::fprintf(stderr,
                          "ringlb: warning: admin.state_file is not set: changes made through the admin "
                          "API do not survive a restart\n");
@@ -278,6 +343,7 @@ private:
 
     void publish(std::shared_ptr<const bundle> b) {
         for (auto& w : workers_) w->publish(b);
+        if (etcd_) etcd_->registration_changed();  // its fingerprint is part of the registration
     }
 
     std::string path_;
@@ -289,6 +355,9 @@ private:
         {.publish = [this](std::shared_ptr<const bundle> b) { publish(std::move(b)); }, .log = log_line}};
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;
+    std::unique_ptr<etcd_source> etcd_;  // the membership, when it comes from etcd
+    std::string started_at_;
+    std::string admin_address_;
     std::unique_ptr<admin::api> admin_api_;  // before the server: it outlives its handler calls
     std::unique_ptr<admin::server> admin_server_;
 };

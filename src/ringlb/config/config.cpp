@@ -43,9 +43,9 @@ constexpr std::uint32_t maglev_table_size = chash::options{}.table_size;
 constexpr std::size_t ketama_points_per_server = 160;
 
 using keys = std::span<const std::string_view>;
-constexpr std::array<std::string_view, 8> top_keys{"server", "routing", "timeouts", "limits",
-                                                   "health", "admin",   "log",      "backends"};
-constexpr std::array<std::string_view, 2> server_keys{"listen", "workers"};
+constexpr std::array<std::string_view, 9> top_keys{"server", "routing", "timeouts",   "limits",  "health",
+                                                   "admin",  "log",     "membership", "backends"};
+constexpr std::array<std::string_view, 3> server_keys{"listen", "workers", "zone"};
 constexpr std::array<std::string_view, 10> routing_keys{
     "algorithm", "hash_key",   "vnodes",       "balance_factor",        "retries",
     "keyless",   "slow_start", "drain_window", "previous_owner_header", "previous_owner_window"};
@@ -62,20 +62,24 @@ constexpr std::array<std::string_view, 15> health_keys{
     "fall",        "method",          "path",          "host",          "expect_status", "expect_body",
     "passive_5xx", "panic_threshold", "panic"};
 constexpr std::array<std::string_view, 3> admin_keys{"listen", "tokens", "state_file"};
+constexpr std::array<std::string_view, 9> membership_keys{"source",   "endpoints",     "prefix",
+                                                          "username", "password_file", "snapshot",
+                                                          "instance", "lease_ttl",     "timeout"};
 constexpr std::array<std::string_view, 1> log_keys{"access"};
-constexpr std::array<std::string_view, 5> backend_keys{"id", "address", "weight", "state", "health"};
+constexpr std::array<std::string_view, 6> backend_keys{"id", "address", "weight", "zone", "state", "health"};
 
 struct section_keys {
     std::string_view section;
     keys names;
 };
 // For "this key belongs in another section" hints.
-constexpr std::array<section_keys, 8> all_sections{{{"[server]", server_keys},
+constexpr std::array<section_keys, 9> all_sections{{{"[server]", server_keys},
                                                     {"[routing]", routing_keys},
                                                     {"[timeouts]", timeouts_keys},
                                                     {"[limits]", limits_keys},
                                                     {"[health]", health_keys},
                                                     {"[admin]", admin_keys},
+                                                    {"[membership]", membership_keys},
                                                     {"[log]", log_keys},
                                                     {"[[backends]]", backend_keys}}};
 
@@ -141,7 +145,16 @@ public:
         if (const auto* t = section(root, "health")) read_health(*t);
         if (const auto* t = section(root, "admin")) read_admin(*t);
         if (const auto* t = section(root, "log")) read_log(*t);
-        read_backends(root);
+        if (const auto* t = section(root, "membership")) read_membership(*t);
+        if (cfg_.membership.source == membership_source_kind::etcd) {
+            // The backends come from etcd: the file lists none.
+            if (const toml::node* b = root.get("backends"))
+                error(b->source(),
+                      "[[backends]] with membership.source = \"etcd\": the backends come from etcd "
+                      "(keys under membership.prefix); remove them, or set source = \"file\"");
+        } else {
+            read_backends(root);
+        }
         check_placement();
         // Sections are read in a fixed order; report in file order, as a compiler would.
         const auto by_position = [](const config_error& a, const config_error& b) {
@@ -404,6 +417,75 @@ private:
     void read_server(const toml::table& t) {
         read_parsed(t, "listen", "server.listen", parse_endpoint_checked, cfg_.server.listen);
         read_integer(t, "workers", "server.workers", 0, max_workers, cfg_.server.workers);
+        if (const std::string* z = read_string(t, "zone", "server.zone")) {
+            if (!valid_zone(*z))
+                error(t.get("zone")->source(),
+                      "server.zone \"" + *z + "\" must be 0..64 letters, digits and - _ .");
+            else
+                cfg_.server.zone = *z;
+        }
+    }
+
+    void read_membership(const toml::table& t) {
+        auto& m = cfg_.membership;
+        if (const std::string* src = read_string(t, "source", "membership.source")) {
+            if (*src == "file")
+                m.source = membership_source_kind::file;
+            else if (*src == "etcd")
+                m.source = membership_source_kind::etcd;
+            else
+                error(t.get("source")->source(), "membership.source \"" + *src + "\": expected file or etcd");
+        }
+        if (const toml::node* n = t.get("endpoints")) {
+            const toml::array* list = n->as_array();
+            if (list == nullptr || list->empty()) {
+                error(n->source(),
+                      "membership.endpoints must be a list of host:port, e.g. [\"127.0.0.1:2379\"]");
+            } else {
+                for (const toml::node& e : *list) {
+                    const auto s = e.value<std::string>();
+                    const auto at = s ? parse_endpoint_checked(*s) : parsed<endpoint>{};
+                    if (!at)
+                        error(e.source(), "membership.endpoints: " +
+                                              (at.error.empty() ? "each is a string host:port" : at.error));
+                    else
+                        m.endpoints.push_back(*at.value);
+                }
+            }
+        }
+        if (const std::string* p = read_string(t, "prefix", "membership.prefix")) {
+            const bool clean = std::all_of(p->begin(), p->end(), [](char c) {
+                const auto u = static_cast<unsigned char>(c);
+                return u > 0x20 && u < 0x7f;
+            });
+            if (p->size() < 2 || p->front() != '/' || p->back() != '/' || p->size() > 256 || !clean)
+                error(t.get("prefix")->source(),
+                      "membership.prefix must start and end with / and hold visible characters, e.g. "
+                      "\"/ringlb/\"");
+            else
+                m.prefix = *p;
+        }
+        if (const std::string* u = read_string(t, "username", "membership.username")) m.username = *u;
+        if (const std::string* pf = read_string(t, "password_file", "membership.password_file")) {
+            std::ifstream in{*pf};
+            std::string line;
+            if (!in || !std::getline(in, line))
+                error(t.get("password_file")->source(), "membership.password_file: cannot read " + *pf);
+            else
+                m.password = std::string{trim(line)};
+        }
+        if (const std::string* sn = read_string(t, "snapshot", "membership.snapshot")) m.snapshot = *sn;
+        if (const std::string* in = read_string(t, "instance", "membership.instance")) {
+            if (!valid_backend_id(*in))
+                error(t.get("instance")->source(),
+                      "membership.instance \"" + *in + "\" must be 1..128 letters, digits and - _ . :");
+            else
+                m.instance = *in;
+        }
+        read_duration(t, "lease_ttl", "membership.lease_ttl", duration{2000}, m.lease_ttl);
+        read_duration(t, "timeout", "membership.timeout", duration{100}, m.timeout);
+        if (m.source == membership_source_kind::etcd && m.endpoints.empty())
+            error(t.get("source")->source(), "membership.source = \"etcd\" needs membership.endpoints");
     }
 
     void read_routing(const toml::table& t) {
@@ -609,6 +691,13 @@ private:
                 weight_at_.push_back(item.source());
             }
             read_parsed(*t, "state", join(path, "state"), parse_admin_state, b.state);
+            if (const std::string* z = read_string(*t, "zone", join(path, "zone"))) {
+                if (!valid_zone(*z))
+                    error(t->get("zone")->source(),
+                          join(path, "zone") + " \"" + *z + "\" must be 0..64 letters, digits and - _ .");
+                else
+                    b.zone = *z;
+            }
             b.health = cfg_.health.defaults;
             if (const toml::node* h = t->get("health")) {
                 if (const toml::table* ht = h->as_table()) {

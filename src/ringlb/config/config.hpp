@@ -36,6 +36,7 @@ struct endpoint {
 struct server_config {
     endpoint listen{"127.0.0.1", 8080};
     unsigned workers = 0;  ///< 0 = one per CPU core
+    std::string zone;      ///< this instance's zone; empty = none (one pool for all)
 };
 /// The worker threads `serve` runs: `workers`, or one per CPU core when 0.
 [[nodiscard]] unsigned worker_count(const server_config& s) noexcept;
@@ -106,6 +107,22 @@ struct limits_config {
     std::size_t idle_backend_connections = 1024;  ///< kept per backend per worker
 };
 
+/// Where the backends come from.
+enum class membership_source_kind : std::uint8_t { file, etcd };
+
+/// [membership]: the config file's [[backends]], or etcd (control/etcd_source.hpp).
+struct membership_config {
+    membership_source_kind source = membership_source_kind::file;
+    std::vector<endpoint> endpoints;  ///< etcd members (client URLs' host:port)
+    std::string prefix = "/ringlb/";  ///< keys: PREFIX backends/ID, PREFIX instances/NAME
+    std::string username;             ///< etcd authentication; empty = none
+    std::string password;             ///< read from password_file
+    std::string snapshot;             ///< last-good membership, for a start with etcd down
+    std::string instance;             ///< this instance's name; empty = the host name
+    duration lease_ttl{10000};        ///< of the instance's registration
+    duration timeout{5000};           ///< per etcd call
+};
+
 /// The admin listener (admin/): REST API, /metrics, the dashboard.
 struct admin_config {
     std::optional<endpoint> listen = endpoint{"127.0.0.1", 9901};  ///< nullopt = off
@@ -125,6 +142,7 @@ struct backend_config {
     std::string id;
     endpoint address;
     std::uint32_t weight = 1;
+    std::string zone;  ///< empty = none
     admin_state state = admin_state::ready;
     health_check_config health;  ///< [health] with the backend's own `health` table over it
     friend bool operator==(const backend_config&, const backend_config&) = default;
@@ -136,6 +154,7 @@ struct config {
     timeouts_config timeouts;
     limits_config limits;
     health_config health;
+    membership_config membership;
     admin_config admin;
     log_config log;
     std::vector<backend_config> backends;

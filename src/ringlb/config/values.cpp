@@ -468,6 +468,12 @@ std::optional<std::string_view> closest_match(std::string_view word,
     return best;
 }
 
+bool valid_zone(std::string_view zone) noexcept {
+    return zone.size() <= 64 && std::all_of(zone.begin(), zone.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+           });
+}
+
 bool valid_backend_id(std::string_view id) noexcept {
     if (id.empty() || id.size() > max_backend_id) return false;
     return std::all_of(id.begin(), id.end(), [](char c) {

@@ -35,6 +35,8 @@ struct parsed {
 /// the admin API and the state file accept alike).
 [[nodiscard]] bool valid_backend_id(std::string_view id) noexcept;
 inline constexpr std::size_t max_backend_id = 128;
+/// A zone name: 0..64 letters, digits and - _ . (empty = no zone).
+[[nodiscard]] bool valid_zone(std::string_view zone) noexcept;
 /// The largest backend weight.
 inline constexpr std::uint32_t max_backend_weight = 10'000;
 

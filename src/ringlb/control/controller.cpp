@@ -50,12 +50,22 @@ void controller::apply(std::shared_ptr<const config> cfg, done_fn done) {
     // up by the passes already running for earlier changes count as fresh, so reloads that
     // come faster than DNS answers still end in a publication.
     fresh_chain_ = pass_running_ ? chain_ : chain_ + 1;
-    store_.set_file(next_cfg_->backends, next_cfg_->health.defaults);
+    if (next_cfg_->membership.source == membership_source_kind::etcd)
+        store_.set_file(base_, next_cfg_->health.defaults, member_source::etcd);
+    else
+        store_.set_file(next_cfg_->backends, next_cfg_->health.defaults);
     request(std::move(done));
 }
 
 void controller::changed(done_fn done) {
     request(std::move(done));
+}
+
+void controller::set_base(std::vector<backend_config> backends) {
+    base_ = std::move(backends);
+    const config* c = next_cfg_ ? next_cfg_.get() : nullptr;
+    store_.set_file(base_, c != nullptr ? c->health.defaults : health_check_config{}, member_source::etcd);
+    if (c != nullptr) request({});  // before the first apply(), that apply publishes it
 }
 
 void controller::request(done_fn done) {
@@ -152,7 +162,8 @@ void controller::finish_pass(bool ok, const std::string& message) {
         // A config that could not be published is not half applied: the running one's
         // backends are the file layer again.
         next_cfg_ = cfg_;
-        store_.set_file(cfg_->backends, cfg_->health.defaults);
+        if (cfg_->membership.source == membership_source_kind::file)
+            store_.set_file(cfg_->backends, cfg_->health.defaults);
     }
     auto callbacks = std::move(waiting_);
     waiting_.clear();

@@ -91,6 +91,9 @@ public:
     /// Takes a validated config: its backends become the store's file layer, its settings
     /// the next bundle's. `done` runs once that is published or refused.
     void apply(std::shared_ptr<const config> cfg, done_fn done = {});
+    /// The membership from etcd (control/etcd_source.hpp), replacing the store's file layer
+    /// when [membership] source = "etcd"; published like any change.
+    void set_base(std::vector<backend_config> backends);
     /// The store, to edit; call changed() after an edit.
     [[nodiscard]] membership_store& store() noexcept { return store_; }
     void changed(done_fn done = {});
@@ -172,6 +175,7 @@ private:
     std::uint64_t reloads_ok_ = 0;
     std::uint64_t reloads_failed_ = 0;
     std::optional<double> last_moved_;
+    std::vector<backend_config> base_;  // the membership etcd gave, when it is the source
 };
 
 }  // namespace ringlb

@@ -17,10 +17,11 @@ std::string_view to_string(member_source s) noexcept {
     return "?";
 }
 
-bool membership_store::set_file(std::span<const backend_config> backends,
-                                const health_check_config& defaults) {
+bool membership_store::set_file(std::span<const backend_config> backends, const health_check_config& defaults,
+                                member_source source) {
     file_.assign(backends.begin(), backends.end());
     health_defaults_ = defaults;
+    file_source_ = source;
     return recompute();
 }
 
@@ -120,6 +121,7 @@ bool membership_store::recompute() {
             m.state_by = o->defined_by;
         } else {
             m.backend = b;
+            m.defined_by = m.state_by = file_source_;
         }
         apply_state(m, o);
         next.push_back(std::move(m));

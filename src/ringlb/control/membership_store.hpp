@@ -46,8 +46,10 @@ struct member {
 class membership_store {
 public:
     /// Replaces the file layer; `defaults` ([health]) are the health settings of backends
-    /// defined at runtime only. Returns whether members() changed.
-    bool set_file(std::span<const backend_config> backends, const health_check_config& defaults = {});
+    /// defined at runtime only; `source` names where the layer came from (the config file,
+    /// or etcd when etcd is the membership). Returns whether members() changed.
+    bool set_file(std::span<const backend_config> backends, const health_check_config& defaults = {},
+                  member_source source = member_source::config);
     /// Adds or replaces `b` in the runtime layer (its address, weight and state: health
     /// settings always come from the config, the backend's own or [health]). Its state
     /// replaces any state override of the id.
@@ -97,6 +99,7 @@ private:
     bool recompute();  // members_ from the layers; true when it changed
 
     std::vector<backend_config> file_;
+    member_source file_source_ = member_source::config;
     health_check_config health_defaults_;
     std::map<std::string, layer_entry, std::less<>> overlay_;
     std::vector<member> members_;

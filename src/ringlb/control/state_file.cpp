@@ -161,8 +161,7 @@ bool state_from_json(const nlohmann::json& j, const health_check_config& default
     return true;
 }
 
-bool save_state(const std::string& path, const membership_store& store, std::string& error) {
-    const std::string text = state_to_json(store).dump(2) + "\n";
+bool write_file_atomically(const std::string& path, std::string_view text, std::string& error) {
     const std::string tmp = path + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -190,6 +189,10 @@ bool save_state(const std::string& path, const membership_store& store, std::str
         ::close(d);
     }
     return true;
+}
+
+bool save_state(const std::string& path, const membership_store& store, std::string& error) {
+    return write_file_atomically(path, state_to_json(store).dump(2) + "\n", error);
 }
 
 state_load load_state(const std::string& path, const health_check_config& defaults, membership_store& store) {

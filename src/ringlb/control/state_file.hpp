@@ -40,6 +40,10 @@ namespace ringlb {
 bool state_from_json(const nlohmann::json& j, const health_check_config& defaults, membership_store& store,
                      std::string& error);
 
+/// Writes `text` to `path` atomically (temporary file, fsync, rename, fsync of the
+/// directory). False with `error` set on failure.
+bool write_file_atomically(const std::string& path, std::string_view text, std::string& error);
+
 /// Writes the overlay of `store` to `path` atomically. False with `error` set on failure.
 bool save_state(const std::string& path, const membership_store& store, std::string& error);
 

@@ -309,8 +309,10 @@ int http_parser::on_headers_complete(llhttp_t* p) {
     return HPE_PAUSED;
 }
 
-int http_parser::on_body(llhttp_t* p, const char*, std::size_t len) {
-    self(p).body_bytes_ += len;
+int http_parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
+    http_parser& s = self(p);
+    s.body_bytes_ += len;
+    if (s.sink_ != nullptr) s.sink_(s.sink_context_, at, len);
     return 0;
 }
 

@@ -79,6 +79,14 @@ public:
     http_parser(const http_parser&) = delete;
     http_parser& operator=(const http_parser&) = delete;
 
+    /// Receives the decoded body bytes (a chunked body's data without its framing) as they
+    /// are parsed; null (the default) to count them only. For clients that read a body.
+    using body_sink = void (*)(void* context, const char* data, std::size_t len);
+    void set_body_sink(body_sink sink, void* context) noexcept {
+        sink_ = sink;
+        sink_context_ = context;
+    }
+
     /// Forgets the current message; the next feed starts a new one. For a response,
     /// `to_head_request` says that it answers HEAD, so it has no body whatever it declares.
     void reset(bool to_head_request = false) noexcept;
@@ -179,6 +187,8 @@ private:
     const char* feed_start_ = nullptr;  // the current feed's first byte
     std::uint64_t value_end_ = 0;       // stream offset just past the last value piece
     std::array<header_view, max_headers> headers_;
+    body_sink sink_ = nullptr;
+    void* sink_context_ = nullptr;
 };
 
 }  // namespace ringlb

@@ -1,0 +1,235 @@
+"""Several ringlb instances sharing their membership through a real 3-member etcd cluster
+(Debian's etcd-server, started here on loopback): every instance routes every key alike;
+a change made through one instance's admin API, or straight in etcd, reaches all of them,
+with equal fingerprints, quickly (the convergence time is measured and printed); the etcd
+leader killed under load costs no request; with all of etcd down they keep serving, and an
+instance restarted then serves its last-good snapshot; a compaction while an instance was
+away loses nothing."""
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+import unittest
+
+from etcd_cluster import ETCD, EtcdCluster
+from harness import E2E, SANITIZED, Conn, Load, Ringlb, free_port, port_open, wait_until
+
+KEYS = [f"user-{i}" for i in range(3000 if SANITIZED else 10000)]
+# Convergence promised by the issue: within 1 s (sanitized builds are several times slower).
+CONVERGENCE = 3.0 if SANITIZED else 1.0
+
+
+class Instance:
+    """A ringlb instance whose membership is etcd's."""
+
+    def __init__(self, test, cluster, name, prefix, zone=""):
+        self.name = name
+        self.admin_port = free_port()
+        self.dir = tempfile.TemporaryDirectory(prefix=f"ringlb-{name}-")
+        self.snapshot = os.path.join(self.dir.name, "membership.json")
+        self.cluster, self.prefix, self.zone = cluster, prefix, zone
+        self.lb = None
+        self.start(test)
+
+    def start(self, test):
+        self.lb = Ringlb([], routing={"balance_factor": 0}, admin={"listen": f"127.0.0.1:{self.admin_port}"},
+                         membership={"source": "etcd", "endpoints": self.cluster.endpoints,
+                                     "prefix": self.prefix, "snapshot": self.snapshot, "instance": self.name,
+                                     "lease_ttl": "3s"},
+                         server_zone=self.zone)
+        wait_until(lambda: port_open(self.admin_port), what=f"{self.name}'s admin listener")
+
+    def call(self, method, path, body=None, headers=None):
+        h = {"Content-Type": "application/json"} if method != "GET" else {}
+        h.update(headers or {})
+        with Conn(self.admin_port) as c:
+            r = c.request(method, path, h, json.dumps(body).encode() if body is not None else b"",
+                          host=f"127.0.0.1:{self.admin_port}")
+        return r.status, json.loads(r.body)
+
+    def status(self):
+        return self.call("GET", "/v1/status")[1]
+
+    def fingerprint(self):
+        return self.status()["fingerprint"]
+
+    def close(self):
+        if self.lb is not None and self.lb.proc.poll() is None:
+            self.lb.stop()
+        self.dir.cleanup()
+
+
+@unittest.skipIf(ETCD is None, "etcd is not installed (scripts/install-deps installs etcd-server)")
+class ClusterTest(E2E):
+    def setUp(self):
+        super().setUp()
+        self.etcd = EtcdCluster(3)
+        self.addCleanup(self.etcd.close)
+        self.prefix = f"/ringlb-{os.urandom(3).hex()}/"
+        self.start_backends(5)
+        for b in self.backends[:4]:
+            self.etcd.put(f"{self.prefix}backends/{b.id}", {"address": b.address})
+        self.instances = []
+        for i in range(3):
+            inst = Instance(self, self.etcd, f"lb-{i + 1}", self.prefix)
+            self.instances.append(inst)
+            self.addCleanup(inst.close)
+
+    def tearDown(self):
+        for inst in self.instances:
+            if inst.lb.proc.poll() is None:
+                log = inst.lb.log()
+                code = inst.lb.stop()
+                self.assertEqual(code, 0, f"{inst.name} did not exit cleanly:\n{log[-3000:]}")
+        super().tearDown()
+
+    def routes(self, inst, keys):
+        out = {}
+        with Conn(inst.lb.port) as c:
+            for k in keys:
+                r = c.request("GET", "/", {"X-User-Id": k})
+                self.assertEqual(r.status, 200, r.body)
+                out[k] = r.backend
+        return out
+
+    def converge(self, expected=None):
+        """Seconds until every instance runs the same placement (`expected` when given)."""
+        t0 = time.monotonic()
+
+        def agreed():
+            prints = {inst.fingerprint() for inst in self.instances}
+            return len(prints) == 1 and (expected is None or prints == {expected})
+
+        wait_until(agreed, timeout=20, interval=0.01, what="every instance to run the same placement")
+        return time.monotonic() - t0
+
+    def test_instances_route_alike_and_converge_on_every_change(self):
+        self.converge()
+        first = self.routes(self.instances[0], KEYS)
+        self.assertEqual(set(first.values()), {"app-1", "app-2", "app-3", "app-4"})
+        for inst in self.instances[1:]:
+            self.assertEqual(self.routes(inst, KEYS), first, f"{inst.name} routes differently")
+        # Every instance registered, and they agree.
+        wait_until(lambda: len(self.instances[0].call("GET", "/v1/instances")[1]["instances"]) == 3,
+                   what="three registrations")
+        _, listing = self.instances[1].call("GET", "/v1/instances")
+        self.assertTrue(listing["agree"])
+        self.assertEqual(sorted(i["name"] for i in listing["instances"]), ["lb-1", "lb-2", "lb-3"])
+
+        timings = {}
+        a, b = self.instances[0], self.instances[1]
+
+        def timed(what, inst, method, path, body=None, expect=200):
+            # From the request to the moment the last instance runs the new placement.
+            t0 = time.monotonic()
+            status, answer = inst.call(method, path, body)
+            self.assertEqual(status, expect, answer)
+            self.converge(inst.fingerprint())
+            timings[what] = time.monotonic() - t0
+
+        # Through one instance's API: drain, add, remove.
+        timed("drain via lb-1's API", a, "POST", "/v1/backends/app-2/drain")
+        timed("add via lb-2's API", b, "PUT", "/v1/backends/app-5", {"address": self.backends[4].address}, 201)
+        timed("remove via lb-1's API", a, "DELETE", "/v1/backends/app-3")
+        # Straight in etcd, as etcdctl would.
+        t0 = time.monotonic()
+        self.etcd.put(f"{self.prefix}backends/app-3", {"address": self.backends[2].address, "weight": 2})
+        wait_until(lambda: self.instances[2].status()["backends"] == 5, timeout=20, interval=0.01,
+                   what="lb-3 to see app-3 again")
+        self.converge()
+        timings["put in etcd"] = time.monotonic() - t0
+        print("\n  convergence: from the change to the moment every instance ran it")
+        for what, secs in timings.items():
+            print(f"    {what:<24} {secs * 1000:7.1f} ms")
+        for what, secs in timings.items():
+            self.assertLess(secs, CONVERGENCE, what)
+        after = self.routes(self.instances[0], KEYS)
+        for inst in self.instances[1:]:
+            self.assertEqual(self.routes(inst, KEYS), after)
+        self.assertNotIn("app-2", set(after.values()), "app-2 is draining on every instance")
+        # A stale If-Match is refused by etcd's own compare, whichever instance is asked.
+        _, doc = a.call("GET", "/v1/backends/app-1")
+        status, _ = self.instances[2].call("POST", "/v1/backends/app-1/drain", headers={"If-Match": '"1"'})
+        self.assertEqual(status, 412)
+
+    def test_the_leader_killed_under_load_costs_no_request(self):
+        self.converge()
+        inst = self.instances[0]
+        load = Load(inst.lb.port, KEYS[:500])
+        try:
+            leader = self.etcd.leader()
+            self.assertIsNotNone(leader)
+            leader.kill()
+            n = load.count()
+            wait_until(lambda: load.count() > n + 500, timeout=30, what="load after the leader died")
+            # Changes resume once a new leader is elected.
+            deadline = time.monotonic() + 20
+            while True:
+                status, body = self.instances[1].call("POST", "/v1/backends/app-4/drain")
+                if status == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(status, 200, body)
+            self.converge()
+        finally:
+            answers = load.stop()
+        self.assertEqual(load.errors, [])
+        self.assertEqual([a for a in answers if a[2] != 200], [])
+
+    def test_with_etcd_down_instances_serve_and_a_restart_uses_the_snapshot(self):
+        self.converge()
+        before = self.routes(self.instances[0], KEYS[:1000])
+        for m in self.etcd.members:
+            m.stop()
+        wait_until(lambda: all(i.status()["membership"]["stale"] for i in self.instances), timeout=20,
+                   what="every instance to notice etcd is gone")
+        for inst in self.instances:
+            self.assertEqual(self.routes(inst, KEYS[:1000]), before)
+        # A restart now: the last-good snapshot, said so in the log and the API.
+        victim = self.instances[2]
+        self.assertEqual(victim.lb.stop(), 0)
+        victim.start(self)
+        self.assertIn("serving the last-good snapshot", victim.lb.log())
+        self.assertTrue(victim.status()["membership"]["stale"])
+        self.assertEqual(self.routes(victim, KEYS[:1000]), before)
+        # etcd back: they follow it again.
+        for m in self.etcd.members:
+            m.start()
+        self.etcd.wait_healthy()
+        wait_until(lambda: not any(i.status()["membership"]["stale"] for i in self.instances), timeout=30,
+                   what="every instance to follow etcd again")
+        self.etcd.put(f"{self.prefix}backends/app-5", {"address": self.backends[4].address})
+        wait_until(lambda: all(i.status()["backends"] == 5 for i in self.instances), timeout=20,
+                   what="the change made after etcd came back")
+        self.converge()
+
+    def test_a_compaction_while_an_instance_was_away_loses_nothing(self):
+        self.converge()
+        inst = self.instances[0]
+        # lb-1 watches the first member. Freeze lb-1, take that member away, change the
+        # membership and compact past the changes: when lb-1 wakes, its watch must start
+        # again on another member from a revision that no longer exists.
+        inst.lb.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.etcd.members[0].kill()
+            self.etcd.put(f"{self.prefix}backends/app-5", {"address": self.backends[4].address})
+            self.etcd.delete(f"{self.prefix}backends/app-1")
+            self.etcd.put(f"{self.prefix}backends/app-2", {"address": self.backends[1].address, "weight": 3})
+            self.etcd.compact(self.etcd.revision())
+        finally:
+            inst.lb.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: "compaction" in inst.lb.log() or "read again" in inst.lb.log(), timeout=30,
+                   what="lb-1 to read the membership again")
+        wait_until(lambda: inst.status()["backends"] == 4, timeout=20, what="lb-1 to catch up")
+        self.converge()
+        _, listing = inst.call("GET", "/v1/backends")
+        by_id = {b["id"]: b for b in listing["backends"]}
+        self.assertEqual(sorted(by_id), ["app-2", "app-3", "app-4", "app-5"])
+        self.assertEqual(by_id["app-2"]["weight"], 3)
+        self.assertEqual(self.routes(inst, KEYS[:1000]), self.routes(self.instances[1], KEYS[:1000]))
+
+
+if __name__ == "__main__":
+    unittest.main()
