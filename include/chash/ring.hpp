@@ -6,7 +6,7 @@
 //   auto smaller = r.with_node_removed("app-2");      // same mapping as a fresh build
 //
 // Node i owns weight_i * vnodes_per_weight points; point j of a node sits at
-// hash64(id, seed = j). A key goes to the first point at or after hash64(key), wrapping.
+// node_hash(id, j) (hash64(id, seed = j), the seed mixed first for ids of 1..3 bytes). A key goes to the first point at or after hash64(key), wrapping.
 // Points depend only on the node's own id and weight, so surviving nodes never exchange
 // keys. Lookup goes through a radix index over the top bits of the hash (about one point
 // per bucket), so a pick costs two dependent loads instead of a binary search.

@@ -48,7 +48,7 @@ std::uint64_t fingerprint(kind k, std::uint64_t parameter, std::span<const node>
     // covers the id (length-prefixed by the seed) and the weight.
     std::uint64_t acc = mix64(static_cast<std::uint64_t>(k) + 1) ^ mix64(parameter + 0x9e3779b97f4a7c15ULL);
     for (const node& n : nodes) {
-        acc += mix64(hash64(n.id, n.weight) ^ (static_cast<std::uint64_t>(n.id.size()) << 32));
+        acc += mix64(node_hash(n.id, n.weight) ^ (static_cast<std::uint64_t>(n.id.size()) << 32));
     }
     return mix64(acc ^ nodes.size());
 }

@@ -28,7 +28,7 @@ std::uint64_t points_of(const node& n, std::uint32_t vnodes_per_weight) {
 void append_points(std::vector<ring::point>& out, const node& n, std::uint32_t owner,
                    std::uint32_t vnodes_per_weight) {
     const std::uint64_t count = points_of(n, vnodes_per_weight);
-    for (std::uint64_t j = 0; j < count; ++j) out.push_back({hash64(n.id, j), owner});
+    for (std::uint64_t j = 0; j < count; ++j) out.push_back({node_hash(n.id, j), owner});
 }
 
 void check_total(std::uint64_t total, std::string_view who) {

@@ -52,6 +52,22 @@ TEST_P(each, empty_key_is_a_key_like_any_other) {
     EXPECT_EQ(algo->pick(""), algo->pick(""));
 }
 
+// Ids of three bytes that differ only in the last one ("db1", "db2", "100", "s-1" ...): on
+// XXH3's short path their points would coincide and the first id in order would own nearly
+// every key. Each algorithm spreads them like any other ids.
+TEST_P(each, short_ids_that_differ_in_one_byte_share_the_keys) {
+    for (const std::vector<std::string>& ids : std::vector<std::vector<std::string>>{
+             {"db1", "db2", "db3", "db4"}, {"100", "101", "102", "103"}, {"a", "b", "c", "d"}, {"s1", "s2", "s3", "s4"}}) {
+        std::vector<node> nodes;
+        for (const std::string& id : ids) nodes.push_back({id, 1});
+        const auto algo = make(GetParam(), nodes);
+        std::vector<int> count(nodes.size());
+        for (const std::string& key : make_keys(40000)) ++count[algo->pick(key)];
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            EXPECT_GT(count[i], 40000 / 4 * 0.7) << ids[i] << " of " << ids.front() << "..." << ids.back();
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(chash, each, ::testing::ValuesIn(all_kinds()),
                          [](const auto& p) { return std::string{to_string(p.param)}; });
 

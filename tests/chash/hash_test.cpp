@@ -28,3 +28,20 @@ TEST(mix64, is_murmur3_finalizer) {
 }
 
 }  // namespace
+
+TEST(node_hash, is_hash64_for_ids_of_four_bytes_or_more) {
+    EXPECT_EQ(chash::node_hash("app-1", 7), chash::hash64("app-1", 7));
+    EXPECT_EQ(chash::node_hash("node", 0), chash::hash64("node", 0));
+}
+
+TEST(node_hash, mixes_the_salt_of_short_ids) {
+    // hash64 itself: "db1" under salt j and "db2" under salt j ^ 3 meet for some j.
+    bool hash64_meets = false;
+    for (std::uint64_t j = 0; j < 160 && !hash64_meets; ++j)
+        for (std::uint64_t k = 0; k < 160; ++k)
+            if (chash::hash64("db1", j) == chash::hash64("db2", k)) hash64_meets = true;
+    EXPECT_TRUE(hash64_meets) << "XXH3 changed its short path: node_hash's reason is gone";
+    for (std::uint64_t j = 0; j < 160; ++j)
+        for (std::uint64_t k = 0; k < 160; ++k) ASSERT_NE(chash::node_hash("db1", j), chash::node_hash("db2", k));
+    EXPECT_EQ(chash::node_hash("db1", 0), 0xC1E5DF0E8D776A87ULL) << "pinned: a change moves keys";
+}
