@@ -24,8 +24,9 @@ CONVERGENCE = 3.0 if SANITIZED else 1.0
 class Instance:
     """A ringlb instance whose membership is etcd's."""
 
-    def __init__(self, test, cluster, name, prefix, zone=""):
+    def __init__(self, test, cluster, name, prefix, zone="", routing=None):
         self.name = name
+        self.routing = {"balance_factor": 0, **(routing or {})}
         self.admin_port = free_port()
         self.dir = tempfile.TemporaryDirectory(prefix=f"ringlb-{name}-")
         self.snapshot = os.path.join(self.dir.name, "membership.json")
@@ -34,7 +35,7 @@ class Instance:
         self.start(test)
 
     def start(self, test):
-        self.lb = Ringlb([], routing={"balance_factor": 0}, admin={"listen": f"127.0.0.1:{self.admin_port}"},
+        self.lb = Ringlb([], routing=self.routing, admin={"listen": f"127.0.0.1:{self.admin_port}"},
                          membership={"source": "etcd", "endpoints": self.cluster.endpoints,
                                      "prefix": self.prefix, "snapshot": self.snapshot, "instance": self.name,
                                      "lease_ttl": "3s"},
@@ -48,6 +49,10 @@ class Instance:
             r = c.request(method, path, h, json.dumps(body).encode() if body is not None else b"",
                           host=f"127.0.0.1:{self.admin_port}")
         return r.status, json.loads(r.body)
+
+    def metrics(self):
+        with Conn(self.admin_port) as c:
+            return c.request("GET", "/metrics", host=f"127.0.0.1:{self.admin_port}").body.decode()
 
     def status(self):
         return self.call("GET", "/v1/status")[1]
@@ -117,6 +122,13 @@ class ClusterTest(E2E):
         _, listing = self.instances[1].call("GET", "/v1/instances")
         self.assertTrue(listing["agree"])
         self.assertEqual(sorted(i["name"] for i in listing["instances"]), ["lb-1", "lb-2", "lb-3"])
+        # ...and say so to Prometheus.
+        for inst in self.instances:
+            wait_until(lambda: 'ringlb_cluster_instances{running="same_membership"} 3' in inst.metrics(),
+                       what=f"{inst.name} to see every instance run its membership")
+            metrics = inst.metrics()
+            self.assertIn("ringlb_cluster_agree 1", metrics)
+            self.assertIn("ringlb_etcd_stale 0", metrics)
 
         timings = {}
         a, b = self.instances[0], self.instances[1]
@@ -153,6 +165,21 @@ class ClusterTest(E2E):
         _, doc = a.call("GET", "/v1/backends/app-1")
         status, _ = self.instances[2].call("POST", "/v1/backends/app-1/drain", headers={"If-Match": '"1"'})
         self.assertEqual(status, 412)
+
+    def test_an_instance_that_places_differently_is_seen(self):
+        # A fourth instance with other vnodes runs the same membership and routes
+        # differently: every instance says the cluster does not agree.
+        odd = Instance(self, self.etcd, "lb-odd", self.prefix, routing={"vnodes": 100})
+        self.instances.append(odd)
+        self.addCleanup(odd.close)
+
+        def verdict(inst):
+            _, listing = inst.call("GET", "/v1/instances")
+            return listing["instances_with_this_membership"], listing["agree"]
+
+        for inst in self.instances:
+            wait_until(lambda: verdict(inst) == (4, False), what=f"{inst.name} to see the disagreement")
+            self.assertIn("ringlb_cluster_agree 0", inst.metrics())
 
     def test_the_leader_killed_under_load_costs_no_request(self):
         self.converge()

@@ -8,9 +8,12 @@ import base64
 import json
 import os
 import re
+import queue
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -21,33 +24,55 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 KEYS = [f"user-{i}" for i in range(200)]
 
 
+def group_alive(pgid, seconds):
+    """Whether a process of group pgid is still there after waiting up to seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class Browser:
     """Headless Chromium with a DevTools websocket to one page."""
 
     def __init__(self):
-        self.profile = tempfile.TemporaryDirectory(prefix="ringlb-chromium-")
+        self.ws = None
+        self.loop = None
+        self.profile = tempfile.TemporaryDirectory(prefix="ringlb-chromium-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-dev-shm-usage", f"--user-data-dir={self.profile.name}", "--remote-debugging-port=0",
              "--window-size=1400,900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        self.port = None
-        while time.monotonic() < deadline and self.port is None:
-            line = self.proc.stderr.readline()
-            if not line and self.proc.poll() is not None:
-                break
-            m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
-            if m:
-                self.port = int(m.group(1))
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)  # its helpers share the group, so close() reaps them all
+        # Chromium writes to stderr all along: a thread keeps reading so it never blocks on a
+        # full pipe, and hands over the line that names the DevTools port.
+        found = queue.Queue()
+
+        def drain():
+            for line in self.proc.stderr:
+                m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+                if m:
+                    found.put(int(m.group(1)))
+            found.put(None)
+
+        self.reader = threading.Thread(target=drain, daemon=True)
+        self.reader.start()
+        try:
+            self.port = found.get(timeout=60)
+        except queue.Empty:
+            self.port = None
         if self.port is None:
             self.close()
             raise RuntimeError("chromium did not start its DevTools endpoint")
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=10))
         self.ws_url = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
         self.loop = asyncio.new_event_loop()
-        self.ws = None
         self.next_id = 0
 
     async def _connect(self):
@@ -79,17 +104,25 @@ class Browser:
     def close(self):
         if self.ws is not None:
             self.loop.run_until_complete(self.ws.close())
-        if getattr(self, "loop", None):
+        if self.loop is not None:
             self.loop.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        # The whole process group: the browser's renderer, GPU and crashpad helpers keep
+        # writing into the profile after the main process is gone otherwise.
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
             try:
-                self.proc.wait(timeout=10)
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                continue
+            if not group_alive(self.proc.pid, wait):
+                break
+        self.proc.wait()
+        self.reader.join(timeout=10)
         self.proc.stderr.close()
-        self.profile.cleanup()
+        shutil.rmtree(self.profile.name, ignore_errors=True)
 
 
 @unittest.skipIf(CHROMIUM is None, "chromium is not installed (scripts/install-deps installs it)")

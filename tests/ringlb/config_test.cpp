@@ -410,6 +410,27 @@ TEST(config_values, sizes) {
     EXPECT_EQ(format_size(1000), "1000");
 }
 
+TEST(config, zones_and_peak_ewma) {
+    const auto r = parse(std::string{"[server]\nzone = \"eu-1\"\n[routing]\nzone_order = [\"eu-2\", \"us-1\"]\n"
+                                     "overprovision = 1.2\nkeyless = \"peak-ewma\"\n"} +
+                         one_backend + "zone = \"eu-2\"\n");
+    ASSERT_TRUE(r.value) << all_errors(r);
+    EXPECT_EQ(r.value->server.zone, "eu-1");
+    EXPECT_EQ(r.value->routing.zone_order, (std::vector<std::string>{"eu-2", "us-1"}));
+    EXPECT_DOUBLE_EQ(r.value->routing.overprovision, 1.2);
+    EXPECT_EQ(r.value->routing.keyless, keyless_policy::peak_ewma);
+    EXPECT_EQ(r.value->backends[0].zone, "eu-2");
+
+    EXPECT_EQ(only_error(std::string{"[routing]\noverprovision = 0.5\n"} + one_backend).message,
+              "routing.overprovision must be a number in 1..10 (Envoy's default: 1.4)");
+    EXPECT_EQ(only_error(std::string{"[routing]\noverprovision = \"2\"\n"} + one_backend).message,
+              "routing.overprovision must be a number in 1..10 (Envoy's default: 1.4)");
+    EXPECT_EQ(only_error(std::string{"[routing]\nzone_order = \"a\"\n"} + one_backend).message,
+              "routing.zone_order must be a list of zone names, e.g. [\"a\", \"b\"]");
+    EXPECT_EQ(only_error(std::string{"[routing]\nzone_order = [\"a\", \"b c\"]\n"} + one_backend).message,
+              "routing.zone_order: each is a zone name of 1..64 letters, digits and - _ .");
+}
+
 TEST(config_values, endpoints) {
     EXPECT_EQ(parse_endpoint("127.0.0.1:80"), (endpoint{"127.0.0.1", 80}));
     EXPECT_EQ(parse_endpoint("[2001:db8::1]:443"), (endpoint{"2001:db8::1", 443}));

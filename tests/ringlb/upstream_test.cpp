@@ -62,7 +62,7 @@ bool wait_readable(tcp::socket& s) {
 
 ringlb::backend make_backend(const std::string& id) {
     auto totals = std::make_shared<ringlb::load_totals>();
-    return {id, 1, std::make_shared<ringlb::backend_state>(id, totals)};
+    return {id, 1, std::make_shared<ringlb::backend_state>(id, totals), {}};
 }
 
 class UpstreamPool : public ::testing::Test {

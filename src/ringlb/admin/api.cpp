@@ -347,7 +347,7 @@ response api::get_metrics() const {
     if (ctx_.proxy_shards) shards = ctx_.proxy_shards();
     response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics_text(*ctx_.control, shards, shares_, ctx_.version, requests_);
+    r.body = metrics_text(*ctx_.control, shards, shares_, ctx_.version, requests_, ctx_.etcd);
     return r;
 }
 
@@ -358,25 +358,19 @@ response api::get_instances() const {
     const etcd_source& e = *ctx_.etcd;
     const std::string mine = hex64(ctx_.control->current()->routing->algorithm().fingerprint());
     json list = json::array();
-    bool agree = true;
-    std::size_t at_my_revision = 0;
     for (const auto& [name, info] : e.instances()) {
         json item = info.doc.is_object() ? info.doc : json::object();
         item["name"] = name;
-        const auto revision = item.value("revision", std::int64_t{-1});
-        const bool same_revision = revision == e.membership_revision();
-        item["at_my_revision"] = same_revision;
-        if (same_revision) {
-            ++at_my_revision;
-            if (item.value("fingerprint", std::string{}) != mine) agree = false;
-        }
+        item["same_membership"] = item.value("membership", std::string{}) == ctx_.control->published_base_tag();
         list.push_back(std::move(item));
     }
+    const cluster_agreement a = agreement(e, ctx_.control->published_base_tag(), mine);
     return json_ok({{"revision", e.applied_revision()},
                     {"membership_revision", e.membership_revision()},
                     {"fingerprint", mine},
-                    {"agree", agree},
-                    {"instances_at_this_revision", at_my_revision},
+                    {"agree", a.agree},
+                    {"membership", ctx_.control->published_base_tag()},
+                    {"instances_with_this_membership", a.same_membership},
                     {"instances", std::move(list)}});
 }
 
@@ -398,7 +392,17 @@ asio::awaitable<void> api::wait_workers() {
 asio::awaitable<std::optional<response>> api::write_etcd(const request& req, const std::string& id,
                                                          const backend_config* b) {
     etcd_source& e = *ctx_.etcd;
-    const auto since = if_match_revision(req);
+    if (e.stale())
+        co_return json_error(503, "this instance is not following etcd right now (" +
+                                      (e.last_error().empty() ? std::string{"starting"} : e.last_error()) +
+                                      "): retry, or make the change through another instance");
+    // Without an If-Match, the key must not have changed since what this instance knows of
+    // it (absent, for an add): a change made elsewhere meanwhile is not overwritten.
+    std::optional<std::int64_t> since = if_match_revision(req);
+    if (req.if_match.empty()) {
+        const auto it = e.backends().find(id);
+        since = it != e.backends().end() ? it->second.mod_revision : 0;
+    }
     // (Not a conditional expression: GCC 12 miscompiles co_await in one.)
     etcd_source::write_result w;
     if (b != nullptr)
@@ -635,15 +639,7 @@ asio::awaitable<response> api::set_state(const request& req, const std::string& 
         if (m == nullptr) co_return json_error(404, "no backend \"" + id + "\"");
         backend_config b = m->backend;
         b.state = state;
-        // Without an If-Match, compare with the key's revision as this instance knows it, so
-        // a change made elsewhere meanwhile is not overwritten.
-        request guarded = req;
-        if (guarded.if_match.empty()) {
-            const auto it = ctx_.etcd->backends().find(id);
-            if (it != ctx_.etcd->backends().end())
-                guarded.if_match = "\"" + std::to_string(it->second.mod_revision) + "\"";
-        }
-        if (auto failed = co_await write_etcd(guarded, id, &b)) co_return *failed;
+        if (auto failed = co_await write_etcd(req, id, &b)) co_return *failed;
         auto view = backend_json(c, id, shares_);
         co_return with_etag(json_ok(
             {{"revision", ctx_.etcd->applied_revision()}, {"backend", view ? *view : json(nullptr)}}));

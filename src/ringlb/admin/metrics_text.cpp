@@ -17,7 +17,8 @@ constexpr std::array<std::string_view, 5> classes{"1xx", "2xx", "3xx", "4xx", "5
 }  // namespace
 
 std::string metrics_text(const controller& c, const std::vector<const metrics::proxy_shard*>& workers,
-                         const share_cache& shares, std::string_view version, std::uint64_t admin_requests) {
+                         const share_cache& shares, std::string_view version, std::uint64_t admin_requests,
+                         const etcd_source* etcd) {
     metrics::exposition out;
     const bundle& b = *c.current();
     const routing_snapshot& r = *b.routing;
@@ -98,6 +99,17 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
         out.sample("ringlb_backend_health_checks_total", {{"backend", be.id}, {"result", "fail"}},
                    h != nullptr ? h->failed : 0);
     }
+    out.family("ringlb_backend_predicted_seconds", "gauge",
+               "Predicted response time (peak-EWMA, 10 s decay; keyless = \"peak-ewma\"), the workers' mean.");
+    for (std::size_t i = 0; i < backends.size(); ++i)
+        if (totals[i].predicted_seconds >= 0)
+            out.sample("ringlb_backend_predicted_seconds", {{"backend", backends[i].id}}, totals[i].predicted_seconds);
+    if (!r.zones().empty()) {
+        out.family("ringlb_zone_share", "gauge", "Share of keys each zone takes now (the local zone first).");
+        const auto shares_now = r.zone_shares();
+        for (std::size_t z = 0; z < r.zones().size(); ++z)
+            out.sample("ringlb_zone_share", {{"zone", r.zones()[z].name}}, shares_now[z]);
+    }
     out.family("ringlb_backend_weight", "gauge", "A backend's weight.");
     for (const backend& be : backends)
         out.sample("ringlb_backend_weight", {{"backend", be.id}}, std::uint64_t{be.weight});
@@ -130,6 +142,28 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
     out.sample("ringlb_last_change_moved_share", {}, c.last_moved().value_or(0.0));
     out.family("ringlb_admin_requests_total", "counter", "Requests to the admin listener.");
     out.sample("ringlb_admin_requests_total", {}, admin_requests);
+    if (etcd != nullptr) {
+        // --- membership from etcd ---
+        const cluster_agreement a = agreement(*etcd, c.published_base_tag(), hex64(r.algorithm().fingerprint()));
+        out.family("ringlb_etcd_stale", "gauge",
+                   "1 while the membership is not followed live (etcd unreachable, or the snapshot served at start).");
+        out.sample("ringlb_etcd_stale", {}, std::uint64_t{etcd->stale() ? 1u : 0u});
+        out.family("ringlb_etcd_revision", "gauge", "The etcd revision applied; and that of the membership run.");
+        out.sample("ringlb_etcd_revision", {{"of", "applied"}}, static_cast<double>(etcd->applied_revision()));
+        out.sample("ringlb_etcd_revision", {{"of", "membership"}}, static_cast<double>(etcd->membership_revision()));
+        out.family("ringlb_etcd_reconnects_total", "counter", "Watches given up for another attempt or endpoint.");
+        out.sample("ringlb_etcd_reconnects_total", {}, etcd->reconnects());
+        out.family("ringlb_etcd_full_reads_total", "counter", "Full reads of the prefix (start, compaction, restore).");
+        out.sample("ringlb_etcd_full_reads_total", {}, etcd->full_reads());
+        out.family("ringlb_cluster_instances", "gauge",
+                   "Live registrations under the prefix; and those running this instance's membership.");
+        out.sample("ringlb_cluster_instances", {{"running", "any"}}, static_cast<std::uint64_t>(a.instances));
+        out.sample("ringlb_cluster_instances", {{"running", "same_membership"}},
+                   static_cast<std::uint64_t>(a.same_membership));
+        out.family("ringlb_cluster_agree", "gauge",
+                   "1 when every instance running this membership has this placement fingerprint.");
+        out.sample("ringlb_cluster_agree", {}, std::uint64_t{a.agree ? 1u : 0u});
+    }
     return out.take();
 }
 

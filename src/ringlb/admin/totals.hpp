@@ -26,6 +26,7 @@ struct backend_totals {
     std::uint64_t failures = 0;
     std::uint64_t failovers = 0;
     std::uint64_t retries = 0;
+    double predicted_seconds = -1;  ///< peak-EWMA response time, the workers' mean; -1 = none yet
     [[nodiscard]] std::uint64_t requests() const noexcept {
         std::uint64_t n = 0;
         for (auto r : responses) n += r;
@@ -53,6 +54,14 @@ struct proxy_totals {
         t.failovers += sh.failovers.get();
         t.retries += sh.retries.get();
     }
+    double sum_ns = 0;
+    std::size_t seen = 0;
+    for (std::size_t w = 0; w < s.shard_count(); ++w) {
+        if (s.shard(w).predicted_at_ns.get() == 0) continue;
+        sum_ns += static_cast<double>(s.shard(w).predicted_ns.get());
+        ++seen;
+    }
+    if (seen > 0) t.predicted_seconds = sum_ns / static_cast<double>(seen) / 1e9;
     return t;
 }
 

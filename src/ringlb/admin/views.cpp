@@ -94,6 +94,8 @@ json one_backend(const controller& c, std::size_t i, const std::vector<double>& 
              {"3xx", t.responses[2]},
              {"4xx", t.responses[3]},
              {"5xx", t.responses[4]}}},
+           {"zone", be.zone},
+           {"predicted_ms", t.predicted_seconds < 0 ? json(nullptr) : json(t.predicted_seconds * 1000)},
            {"failures", t.failures},
            {"failovers", t.failovers},
            {"retries", t.retries},
@@ -200,6 +202,15 @@ json ring_json(const controller& c, const share_cache& shares, std::uint32_t arc
            {"memory_bytes", r.algorithm().memory_bytes()},
            {"backends", std::move(backends)}};
     if (const auto moved = c.last_moved()) j["last_change_moved"] = *moved;
+    if (!r.zones().empty()) {
+        json zones = json::array();
+        const auto shares_now = r.zone_shares();
+        for (std::size_t z = 0; z < r.zones().size(); ++z)
+            zones.push_back({{"zone", r.zones()[z].name},
+                             {"backends", r.zones()[z].index.size()},
+                             {"takes", shares_now[z]}});
+        j["zones"] = {{"local", r.options().local_zone}, {"order", std::move(zones)}};
+    }
     if (arcs > 0) {
         json list = json::array();
         for (const owner_arc& a : owner_arcs(r, arcs)) list.push_back({a.begin, a.end, a.owner});
@@ -219,13 +230,15 @@ json lookup_json(const controller& c, std::string_view key) {
         if (v.why != skip_reason::none) item["skipped"] = std::string{describe(v.why)};
         chain.push_back(std::move(item));
     }
-    const std::size_t owner = r.algorithm().pick_hashed(h);
+    const std::size_t owner = r.owner(h);
     const std::size_t chosen = r.select(h, {}, now);
-    return {{"key", std::string{key}},
-            {"hash", hex64(h)},
-            {"owner", owner < r.backends().size() ? json(r.backends()[owner].id) : json(nullptr)},
-            {"chosen", chosen < r.backends().size() ? json(r.backends()[chosen].id) : json(nullptr)},
-            {"chain", std::move(chain)}};
+    json out{{"key", std::string{key}},
+             {"hash", hex64(h)},
+             {"owner", owner < r.backends().size() ? json(r.backends()[owner].id) : json(nullptr)},
+             {"chosen", chosen < r.backends().size() ? json(r.backends()[chosen].id) : json(nullptr)},
+             {"chain", std::move(chain)}};
+    if (!r.zones().empty()) out["zone"] = std::string{r.zone_of(h)};
+    return out;
 }
 
 json events_json(const controller& c) {

@@ -228,8 +228,8 @@ private:
         started_at_ = admin::iso_time(std::chrono::system_clock::now());
         etcd_ = std::make_unique<etcd_source>(
             io_, m, cfg.health.defaults,
-            etcd_source::hooks{.apply = [this](std::vector<backend_config> b,
-                                               std::int64_t) { controller_.set_base(std::move(b)); },
+            etcd_source::hooks{.apply = [this](std::vector<backend_config> b, std::int64_t,
+                                               const std::string& digest) { controller_.set_base(std::move(b), digest); },
                                .log = log_line,
                                .instance_doc = [this] { return instance_doc(); }});
         std::optional<std::pair<bool, std::string>> ready;
@@ -254,6 +254,7 @@ private:
         nlohmann::json j{{"name", etcd_->config().instance},
                          {"zone", cfg.server.zone},
                          {"revision", etcd_->membership_revision()},
+                         {"membership", controller_.published_base_tag()},
                          {"stale", etcd_->stale()},
                          {"version", RINGLB_VERSION_STRING},
                          {"listen", to_string(cfg.server.listen)},

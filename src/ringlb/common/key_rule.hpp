@@ -22,6 +22,9 @@ struct hash_key_rule {
 };
 
 /// A request without a key: spread by in-flight load, round-robin, or refused (400).
-enum class keyless_policy : std::uint8_t { least_loaded, round_robin, reject };
+/// What a request without a key gets: least-loaded (power of two choices on in-flight
+/// counts), round-robin, reject (400), or peak-ewma (power of two choices on each
+/// backend's predicted response time, a peak-sensitive moving average, times its load).
+enum class keyless_policy : std::uint8_t { least_loaded, round_robin, reject, peak_ewma };
 
 }  // namespace ringlb

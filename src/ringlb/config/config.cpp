@@ -46,9 +46,10 @@ using keys = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 9> top_keys{"server", "routing", "timeouts",   "limits",  "health",
                                                    "admin",  "log",     "membership", "backends"};
 constexpr std::array<std::string_view, 3> server_keys{"listen", "workers", "zone"};
-constexpr std::array<std::string_view, 10> routing_keys{
-    "algorithm", "hash_key",   "vnodes",       "balance_factor",        "retries",
-    "keyless",   "slow_start", "drain_window", "previous_owner_header", "previous_owner_window"};
+constexpr std::array<std::string_view, 12> routing_keys{
+    "algorithm",  "hash_key",     "vnodes",     "balance_factor",        "retries",
+    "keyless",    "slow_start",   "drain_window", "previous_owner_header", "previous_owner_window",
+    "zone_order", "overprovision"};
 constexpr std::array<std::string_view, 7> timeouts_keys{
     "connect", "client_header", "backend_response", "idle", "linger", "shutdown_grace", "resolve"};
 constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
@@ -499,6 +500,27 @@ private:
         read_integer(t, "retries", "routing.retries", 0, max_retries, cfg_.routing.retries);
         read_parsed(t, "keyless", "routing.keyless", parse_keyless, cfg_.routing.keyless);
         read_duration(t, "slow_start", "routing.slow_start", duration{0}, cfg_.routing.slow_start);
+        if (const toml::node* n = t.get("zone_order")) {
+            const toml::array* list = n->as_array();
+            if (list == nullptr) {
+                error(n->source(), "routing.zone_order must be a list of zone names, e.g. [\"a\", \"b\"]");
+            } else {
+                for (const toml::node& z : *list) {
+                    const auto name = z.value<std::string>();
+                    if (!name || !valid_zone(*name) || name->empty())
+                        error(z.source(), "routing.zone_order: each is a zone name of 1..64 letters, digits and - _ .");
+                    else
+                        cfg_.routing.zone_order.push_back(*name);
+                }
+            }
+        }
+        if (const toml::node* n = t.get("overprovision")) {
+            const auto v = n->value<double>();
+            if (!v || n->is_boolean() || n->is_string() || !(*v >= 1.0 && *v <= 10.0))
+                error(n->source(), "routing.overprovision must be a number in 1..10 (Envoy's default: 1.4)");
+            else
+                cfg_.routing.overprovision = *v;
+        }
         read_duration(t, "drain_window", "routing.drain_window", duration{0}, cfg_.routing.drain_window);
         read_duration(t, "previous_owner_window", "routing.previous_owner_window", duration{0},
                       cfg_.routing.previous_owner_window);

@@ -50,6 +50,8 @@ struct routing_config {
     keyless_policy keyless = keyless_policy::least_loaded;
     duration slow_start{0};             ///< hand a returning backend its keys over this window; 0 = at once
     duration drain_window{0};           ///< hand a draining backend's keys away over this window; 0 = at once
+    std::vector<std::string> zone_order;  ///< zones' spill order after the local one; empty = by name
+    double overprovision = 1.4;           ///< a zone keeps its keys while 1/overprovision of it is healthy
     std::string previous_owner_header;  ///< names the key's previous owner; empty = off
     duration previous_owner_window{60000};  ///< how long after a change the header is sent
 };
@@ -64,6 +66,9 @@ struct status_range {
     friend bool operator==(const status_range&, const status_range&) = default;
 };
 
+/// 200-399: what a check expects unless told otherwise.
+[[nodiscard]] inline std::vector<status_range> default_expect_status() { return std::vector<status_range>(1); }
+
 struct health_check_config {
     check_kind check = check_kind::none;
     duration interval{2000};       ///< between checks while the state is steady
@@ -75,7 +80,9 @@ struct health_check_config {
     std::string method = "GET";
     std::string path = "/";
     std::string host;  ///< the Host header; empty = the backend's address
-    std::vector<status_range> expect_status{status_range{}};
+    // (A function, not a braced list: GCC 12 at -O2 warns that the list's backing array
+    // "may be used uninitialized" wherever the default constructor is inlined.)
+    std::vector<status_range> expect_status = default_expect_status();
     std::string expect_body;   ///< a substring the body must hold; empty = any body
     bool passive_5xx = false;  ///< a 5xx answer to client traffic counts as a failed check
     friend bool operator==(const health_check_config&, const health_check_config&) = default;

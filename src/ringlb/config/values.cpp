@@ -262,13 +262,14 @@ parsed<hash_key_rule> parse_hash_key(std::string_view text) {
 }
 
 parsed<keyless_policy> parse_keyless(std::string_view text) {
-    static constexpr std::array<std::string_view, 3> names{"least-loaded", "round-robin", "reject"};
+    static constexpr std::array<std::string_view, 4> names{"least-loaded", "round-robin", "reject", "peak-ewma"};
     if (text == names[0]) return {keyless_policy::least_loaded, {}};
     if (text == names[1]) return {keyless_policy::round_robin, {}};
     if (text == names[2]) return {keyless_policy::reject, {}};
-    return parsed<keyless_policy>::fail(
-        with_hint("unknown keyless policy " + quoted(text) + "; expected least-loaded, round-robin or reject",
-                  text, names));
+    if (text == names[3]) return {keyless_policy::peak_ewma, {}};
+    return parsed<keyless_policy>::fail(with_hint(
+        "unknown keyless policy " + quoted(text) + "; expected least-loaded, round-robin, reject or peak-ewma", text,
+        names));
 }
 
 parsed<check_kind> parse_check_kind(std::string_view text) {
@@ -410,6 +411,8 @@ std::string_view to_string(keyless_policy policy) noexcept {
             return "round-robin";
         case keyless_policy::reject:
             return "reject";
+        case keyless_policy::peak_ewma:
+            return "peak-ewma";
     }
     return "?";
 }

@@ -36,10 +36,14 @@ bool resolve(const endpoint& ep, asio::ip::tcp::endpoint& out, std::string& erro
 }  // namespace
 
 routing_options make_routing_options(const routing_config& routing) {
-    return {.algorithm = routing.algorithm,
-            .build = chash_options(routing),
-            .balance_factor = routing.balance_factor,
-            .keyless = routing.keyless};
+    routing_options o;
+    o.algorithm = routing.algorithm;
+    o.build = chash_options(routing);
+    o.balance_factor = routing.balance_factor;
+    o.keyless = routing.keyless;
+    o.zone_order = routing.zone_order;
+    o.overprovision = routing.overprovision;
+    return o;
 }
 
 proxy_settings make_settings(const config& cfg) {
@@ -78,7 +82,8 @@ namespace {
 bool same_options(const routing_options& a, const routing_options& b) noexcept {
     return a.algorithm == b.algorithm && a.build.vnodes_per_weight == b.build.vnodes_per_weight &&
            a.build.table_size == b.build.table_size && a.balance_factor == b.balance_factor &&
-           a.keyless == b.keyless;
+           a.keyless == b.keyless && a.metric_shards == b.metric_shards && a.local_zone.empty() &&
+           b.local_zone.empty();  // zones: each zone's ring is built afresh
 }
 
 // The routing for `nodes` derived from `previous` when placement allows: the same snapshot
@@ -145,6 +150,10 @@ std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const me
     for (const member& m : members) nodes.push_back(chash::node{m.backend.id, m.backend.weight});
     routing_options options = make_routing_options(cfg.routing);
     options.metric_shards = worker_count(cfg.server);
+    options.local_zone = cfg.server.zone;
+    std::vector<std::string> zones;
+    zones.reserve(members.size());
+    for (const member& m : members) zones.push_back(m.backend.zone);
     auto b = std::make_shared<bundle>();
     placement_change change = previous == nullptr ? placement_change::first : placement_change::rebuilt;
     if (previous != nullptr) {
@@ -153,7 +162,7 @@ std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const me
     if (!b->routing) {
         change = previous == nullptr ? placement_change::first : placement_change::rebuilt;
         b->routing = routing_snapshot::build(nodes, options,
-                                             previous != nullptr ? previous->routing.get() : nullptr, error);
+                                             previous != nullptr ? previous->routing.get() : nullptr, error, zones);
         if (!b->routing) return nullptr;
     }
     // Addresses in the snapshot's order, which an incremental ring may have changed.

@@ -41,7 +41,18 @@ std::string percent(double share) {
 }  // namespace
 
 controller::controller(asio::io_context& io, hooks h)
-    : io_{io}, hooks_{std::move(h)}, resolver_{io, timeouts_config{}.resolve}, ramp_timer_{io} {}
+    : io_{io}, hooks_{std::move(h)}, resolver_{io, timeouts_config{}.resolve}, ramp_timer_{io}, zone_timer_{io} {}
+
+void controller::arm_zone_timer() {
+    // The data path's back-offs change a zone's healthy weight without telling anyone: look
+    // again every second.
+    zone_timer_.expires_after(std::chrono::seconds{1});
+    zone_timer_.async_wait([this](const asio::error_code& ec) {
+        if (ec || stopped_ || !current_ || current_->routing->zones().empty()) return;
+        current_->routing->update_zone_split(steady_clock::now());
+        arm_zone_timer();
+    });
+}
 
 void controller::apply(std::shared_ptr<const config> cfg, done_fn done) {
     next_cfg_ = std::move(cfg);
@@ -61,8 +72,9 @@ void controller::changed(done_fn done) {
     request(std::move(done));
 }
 
-void controller::set_base(std::vector<backend_config> backends) {
+void controller::set_base(std::vector<backend_config> backends, std::string tag) {
     base_ = std::move(backends);
+    base_tag_ = std::move(tag);
     const config* c = next_cfg_ ? next_cfg_.get() : nullptr;
     store_.set_file(base_, c != nullptr ? c->health.defaults : health_check_config{}, member_source::etcd);
     if (c != nullptr) request({});  // before the first apply(), that apply publishes it
@@ -143,7 +155,9 @@ void controller::resolved() {
     if (current_ && how != placement_change::none && how != placement_change::first)
         moved = moved_share(*current_->routing, *b->routing);
     current_ = b;
+    published_base_tag_ = base_tag_;  // the store held exactly that base when b was built
     update_modes();  // new backends get their mode before any worker can pick them
+    if (!current_->routing->zones().empty()) arm_zone_timer();
     published_once_ = true;
     hooks_.publish(b);
     if (moved) {
@@ -320,6 +334,7 @@ void controller::update_modes() {
         if (end > now) next_ramp_end = std::min(next_ramp_end.value_or(end), end);
     }
     current_->routing->set_pool_health(out, panic_);
+    current_->routing->update_zone_split(now);
     if (next_ramp_end) arm_ramp_timer(*next_ramp_end);
 }
 
@@ -378,6 +393,7 @@ void controller::stop() {
         t.checker.reset();
     }
     ramp_timer_.cancel();
+    zone_timer_.cancel();
 }
 
 }  // namespace ringlb

@@ -93,7 +93,10 @@ public:
     void apply(std::shared_ptr<const config> cfg, done_fn done = {});
     /// The membership from etcd (control/etcd_source.hpp), replacing the store's file layer
     /// when [membership] source = "etcd"; published like any change.
-    void set_base(std::vector<backend_config> backends);
+    void set_base(std::vector<backend_config> backends, std::string tag = {});
+    /// The tag given with the base membership the current bundle was built from (etcd: its
+    /// membership digest), so what an instance says it runs is what its workers run.
+    [[nodiscard]] const std::string& published_base_tag() const noexcept { return published_base_tag_; }
     /// The store, to edit; call changed() after an edit.
     [[nodiscard]] membership_store& store() noexcept { return store_; }
     void changed(done_fn done = {});
@@ -143,6 +146,7 @@ private:
     void log_mode_change(const std::string& id, std::optional<backend_mode> was, backend_mode now_mode,
                          const backend_state& state, steady_clock::time_point now);
     void arm_ramp_timer(steady_clock::time_point at);
+    void arm_zone_timer();
     void note(std::string kind, std::string text, std::optional<double> moved = {});
 
     asio::io_context& io_;
@@ -168,6 +172,7 @@ private:
     std::string resolve_error_;
     panic_state panic_ = panic_state::none;
     asio::steady_timer ramp_timer_;
+    asio::steady_timer zone_timer_;  // re-splits the zones once a second while zones are on
     bool stopped_ = false;
     bool published_once_ = false;
     std::deque<change_event> events_;
@@ -176,6 +181,8 @@ private:
     std::uint64_t reloads_failed_ = 0;
     std::optional<double> last_moved_;
     std::vector<backend_config> base_;  // the membership etcd gave, when it is the source
+    std::string base_tag_;              // ...its tag
+    std::string published_base_tag_;    // the tag of the base the current bundle holds
 };
 
 }  // namespace ringlb

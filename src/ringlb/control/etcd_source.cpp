@@ -1,5 +1,6 @@
 #include "ringlb/control/etcd_source.hpp"
 
+#include "ringlb/common/json_guard.hpp"
 #include "ringlb/config/values.hpp"
 #include "ringlb/control/state_file.hpp"
 
@@ -8,7 +9,11 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <chash/hash.hpp>
+
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 // See src/ringlb/proxy/session.cpp: a GCC 12 false positive on asio's coroutine frames.
@@ -33,7 +38,43 @@ std::string_view strip(std::string_view key, std::string_view prefix) {
     return key.substr(0, prefix.size()) == prefix ? key.substr(prefix.size()) : std::string_view{};
 }
 
+constexpr int max_doc_depth = 8;
+
+// The revision after `r`, without overflowing (an If-Match of INT64_MAX).
+std::int64_t next_revision(std::int64_t r) noexcept {
+    return r < std::numeric_limits<std::int64_t>::max() ? std::max<std::int64_t>(r, 0) + 1 : r;
+}
+
+// An instance's registration, kept as flat known fields only (whatever another writer put
+// under the key: it is shown, never trusted with more than that).
+json instance_fields(std::string_view value) {
+    json out = json::object();
+    if (!json_nesting_within(value, max_doc_depth)) return out;
+    const json j = json::parse(value, nullptr, false);
+    if (!j.is_object()) return out;
+    for (const char* key : {"name", "zone", "fingerprint", "membership", "version", "admin", "listen", "started"})
+        if (j.contains(key) && j[key].is_string() && j[key].get_ref<const std::string&>().size() <= 256)
+            out[key] = j[key];
+    for (const char* key : {"revision", "backends"})
+        if (j.contains(key) && j[key].is_number_integer()) out[key] = j[key];
+    if (j.contains("stale") && j["stale"].is_boolean()) out["stale"] = j["stale"];
+    return out;
+}
+
 }  // namespace
+
+cluster_agreement agreement(const etcd_source& source, std::string_view my_membership,
+                            std::string_view my_fingerprint) {
+    cluster_agreement out;
+    for (const auto& [name, info] : source.instances()) {
+        ++out.instances;
+        // instance_fields kept only fields of the expected types.
+        if (info.doc.value("membership", std::string{}) != my_membership) continue;
+        ++out.same_membership;
+        if (info.doc.value("fingerprint", std::string{}) != my_fingerprint) out.agree = false;
+    }
+    return out;
+}
 
 std::optional<backend_config> parse_backend_doc(const std::string& id, std::string_view doc,
                                                 const health_check_config& defaults, std::string& error) {
@@ -41,7 +82,7 @@ std::optional<backend_config> parse_backend_doc(const std::string& id, std::stri
         error = "invalid backend id \"" + id + "\"";
         return std::nullopt;
     }
-    const json j = json::parse(doc, nullptr, false);
+    const json j = json_nesting_within(doc, max_doc_depth) ? json::parse(doc, nullptr, false) : json{};
     if (!j.is_object()) {
         error = "backend \"" + id + "\": not a JSON object";
         return std::nullopt;
@@ -205,8 +246,8 @@ asio::awaitable<bool> etcd_source::read_all() {
             else
                 note_error("key " + e.key + " ignored: " + error);
         } else if (rest.substr(0, 10) == "instances/") {
-            const json doc = json::parse(e.value, nullptr, false);
-            instances_[std::string{rest.substr(10)}] = {std::string{rest.substr(10)}, doc, e.mod_revision};
+            instances_[std::string{rest.substr(10)}] = {std::string{rest.substr(10)}, instance_fields(e.value),
+                                                        e.mod_revision};
         }
     }
     applied_ = r.value.revision;
@@ -224,29 +265,50 @@ asio::awaitable<bool> etcd_source::read_all() {
 }
 
 asio::awaitable<void> etcd_source::follow() {
+    bool failed = false;  // (no co_await inside a handler: the pause comes after it)
     while (!stopped_) {
-        if (need_read_ && !co_await read_all()) {
-            client_.rotate();
+        try {
+            if (need_read_) {
+                const bool read = co_await read_all();
+                if (stopped_) co_return;
+                if (!read) {
+                    client_.rotate();
+                    co_await pause(backoff());
+                    continue;
+                }
+            }
+            watcher_ = std::make_unique<etcd::watcher>(io_, client_);
+            ++watch_generation_;
+            watched_ = client_.current();
+            const auto end = co_await watcher_->run(
+                cfg_.prefix, applied_ + 1, [this](const etcd::watch_message& m) { return on_message(m); },
+                watch_idle);
+            watching_ = false;
+            if (stopped_) co_return;
+            if (end.what == etcd::stream_end::stopped && need_read_ && !cancelled_oddly_) continue;
+            cancelled_oddly_ = false;
+            ++reconnects_;
+            note_error("watch on " + to_string(watched_) + " ended: " +
+                       (end.error.empty() ? std::string{"the stream ended"} : end.error));
+            if (to_string(client_.current()) == to_string(watched_)) client_.rotate();
             co_await pause(backoff());
-            continue;
+        } catch (const std::exception& e) {
+            // Nothing from etcd should get here; if it does, the follower goes on.
+            watching_ = false;
+            need_read_ = true;
+            note_error(std::string{"unexpected: "} + e.what());
+            failed = true;
         }
-        watcher_ = std::make_unique<etcd::watcher>(io_, client_);
-        const auto end = co_await watcher_->run(
-            cfg_.prefix, applied_ + 1, [this](const etcd::watch_message& m) { return on_message(m); },
-            watch_idle);
-        watching_ = false;
-        if (stopped_) co_return;
-        if (end.what == etcd::stream_end::stopped && need_read_) continue;  // compacted, or etcd went back
-        ++reconnects_;
-        note_error("watch on " + to_string(client_.current()) +
-                   " ended: " + (end.error.empty() ? std::string{"the stream ended"} : end.error));
-        client_.rotate();
-        co_await pause(backoff());
+        if (failed) {
+            failed = false;
+            co_await pause(backoff());
+        }
     }
 }
 
 bool etcd_source::on_message(const etcd::watch_message& m) {
     using kind = etcd::watch_message::kind;
+    if (stopped_) return false;
     switch (m.what) {
         case kind::created:
             if (m.revision != 0 && m.revision < applied_) {
@@ -296,7 +358,10 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
                     backends_[id] = {std::move(*b), e.item.mod_revision};
                     backends_dirty_ = true;
                 } else {
+                    // As a full read would: an invalid document is no backend (instances that
+                    // started at different times must agree).
                     note_error("key " + e.item.key + " ignored: " + error);
+                    backends_dirty_ = backends_.erase(id) > 0 || backends_dirty_;
                 }
             }
         } else if (rest.substr(0, 10) == "instances/") {
@@ -304,7 +369,7 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
             if (e.deleted)
                 instances_.erase(name);
             else
-                instances_[name] = {name, json::parse(e.item.value, nullptr, false), e.item.mod_revision};
+                instances_[name] = {name, instance_fields(e.item.value), e.item.mod_revision};
         }
         applied_ = std::max(applied_, e.item.mod_revision);
     }
@@ -318,9 +383,18 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
 void etcd_source::apply_backends(std::int64_t revision) {
     std::vector<backend_config> list;
     list.reserve(backends_.size());
-    for (const auto& [id, b] : backends_) list.push_back(b.backend);
-    membership_revision_ = revision;
-    if (hooks_.apply) hooks_.apply(std::move(list), revision);
+    std::int64_t newest = 0;
+    std::uint64_t digest = chash::mix64(backends_.size() + 1);
+    for (const auto& [id, b] : backends_) {  // in id order
+        list.push_back(b.backend);
+        newest = std::max(newest, b.mod_revision);
+        digest = chash::mix64(digest ^ chash::hash64(id)) + chash::mix64(static_cast<std::uint64_t>(b.mod_revision));
+    }
+    membership_revision_ = newest;
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(digest));
+    membership_digest_ = text;
+    if (hooks_.apply) hooks_.apply(std::move(list), revision, membership_digest_);
     registration_dirty_ = true;  // the registration says which membership this instance runs
     if (!from_snapshot_) save_snapshot();
 }
@@ -331,32 +405,36 @@ asio::awaitable<void> etcd_source::probe_loop() {
     while (!stopped_) {
         co_await pause(probe_every);
         if (stopped_ || !watching_) continue;
-        const std::string watched = to_string(client_.current());
-        json probe{{"key", etcd::base64(cfg_.prefix)},
-                   {"range_end", etcd::base64(etcd::prefix_end(cfg_.prefix))},
-                   {"count_only", true}};
-        auto r = co_await client_.call(std::string{"/v3/kv/range"}, std::move(probe));
-        if (stopped_ || !watching_) continue;
+        // Asks the member being watched itself (not the next endpoint: a rotation here would
+        // hide that the watched one is gone), whether it has a leader and where it is.
+        const std::uint64_t generation = watch_generation_;
+        const endpoint at = watched_;
+        const json probe{{"key", etcd::base64(cfg_.prefix)},
+                         {"range_end", etcd::base64(etcd::prefix_end(cfg_.prefix))},
+                         {"count_only", true}};
+        etcd::http_request req{"POST", "/v3/kv/range", probe.dump(), client_.headers()};
+        const etcd::http_result r = co_await etcd::http_call(io_, at, req, cfg_.timeout);
+        if (stopped_ || !watching_ || generation != watch_generation_) continue;  // a newer watch since
         std::int64_t revision = 0;
-        if (r.ok() && r.value.contains("header") && r.value["header"].is_object()) {
-            const auto& h = r.value["header"];
-            if (h.contains("revision") && h["revision"].is_string())
-                revision = std::stoll(h["revision"].get<std::string>());
+        bool alive = r.ok() && r.status == 200;
+        if (alive) {
+            const json j = json_nesting_within(r.body, 8) ? json::parse(r.body, nullptr, false) : json{};
+            if (j.is_object() && j.contains("header") && j["header"].is_object())
+                revision = etcd::json_int64(j["header"], "revision");
+            alive = revision > 0;
         }
-        // The watched member could not answer (no leader, unreachable), or etcd went back:
-        // the watch is given up for a fresh start.
-        const bool moved = to_string(client_.current()) != watched;
-        if (!r.ok() || moved || (revision != 0 && revision < applied_)) {
-            if (revision != 0 && revision < applied_) need_read_ = true;
-            note_error(r.ok() ? std::string{"the watched member "} + watched + " is behind or unreachable"
-                              : r.error);
-            if (watcher_) watcher_->cancel();
-        }
+        if (alive && revision >= applied_) continue;
+        if (alive) need_read_ = true;  // behind what was applied: etcd restored from a backup
+        note_error(alive ? "the watched member " + to_string(at) + " is behind the applied revision"
+                         : "the watched member " + to_string(at) + " does not answer with a leader" +
+                               (r.ok() ? "" : ": " + r.error));
+        if (watcher_) watcher_->cancel();
     }
 }
 
 asio::awaitable<void> etcd_source::register_loop() {
     const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg_.lease_ttl);
+    const auto renew_every = cfg_.lease_ttl / 3;
     const std::string key = cfg_.prefix + "instances/" + cfg_.instance;
     auto renewed = std::chrono::steady_clock::now();
     while (!stopped_) {
@@ -374,6 +452,7 @@ asio::awaitable<void> etcd_source::register_loop() {
         }
         if (registration_dirty_ && hooks_.instance_doc) {
             registration_dirty_ = false;
+            registered_stale_ = stale();
             auto p = co_await client_.put(key, hooks_.instance_doc().dump(), lease_);
             if (stopped_) co_return;
             if (!p.ok()) {
@@ -384,7 +463,8 @@ asio::awaitable<void> etcd_source::register_loop() {
                 continue;
             }
         }
-        if (std::chrono::steady_clock::now() - renewed >= ttl / 3) {
+        if (stale() != registered_stale_) registration_dirty_ = true;  // the registration says it
+        if (std::chrono::steady_clock::now() - renewed >= renew_every) {
             auto k = co_await client_.lease_keepalive(lease_);
             if (stopped_) co_return;
             if (k.ok() && k.value <= 0) lease_ = 0;  // expired meanwhile: register again
@@ -420,9 +500,13 @@ bool etcd_source::load_snapshot(std::string& error) {
     }
     std::ostringstream text;
     text << in.rdbuf();
-    const json j = json::parse(text.str(), nullptr, false);
-    if (!j.is_object() || j.value("format", "") != snapshot_format || !j.contains("backends") ||
-        !j["backends"].is_array() || j.value("prefix", "") != cfg_.prefix) {
+    const json j = json_nesting_within(text.str(), 16) ? json::parse(text.str(), nullptr, false) : json{};
+    const auto text_of = [&](const char* key) {
+        return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
+    };
+    if (!j.is_object() || text_of("format") != snapshot_format || !j.contains("backends") ||
+        !j["backends"].is_array() || text_of("prefix") != cfg_.prefix || !j.contains("revision") ||
+        !j["revision"].is_number_integer()) {
         error = "the snapshot " + cfg_.snapshot + " is not one of this prefix";
         return false;
     }
@@ -439,10 +523,12 @@ bool etcd_source::load_snapshot(std::string& error) {
             error = "the snapshot " + cfg_.snapshot + ": " + why;
             return false;
         }
-        loaded[id] = {std::move(*b), e.value("mod_revision", std::int64_t{0})};
+        loaded[id] = {std::move(*b), e.contains("mod_revision") && e["mod_revision"].is_number_integer()
+                                         ? e["mod_revision"].get<std::int64_t>()
+                                         : 0};
     }
     backends_ = std::move(loaded);
-    applied_ = j.value("revision", std::int64_t{0});
+    applied_ = j["revision"].get<std::int64_t>();
     need_read_ = true;  // etcd's word replaces it as soon as etcd answers
     return true;
 }
@@ -454,7 +540,7 @@ asio::awaitable<etcd_source::write_result> etcd_source::put_backend(
     const std::string key = cfg_.prefix + "backends/" + b.id;
     json txn{{"success", json::array({etcd::op_put(key, backend_doc(b))})}};
     if (if_unchanged_since)
-        txn["compare"] = json::array({etcd::compare_mod_revision(key, "LESS", *if_unchanged_since + 1)});
+        txn["compare"] = json::array({etcd::compare_mod_revision(key, "LESS", next_revision(*if_unchanged_since))});
     auto r = co_await client_.txn(std::move(txn));
     write_result out;
     out.ok = r.ok() && r.value.succeeded;
@@ -470,7 +556,7 @@ asio::awaitable<etcd_source::write_result> etcd_source::delete_backend(
     const std::string key = cfg_.prefix + "backends/" + id;
     json txn{{"success", json::array({etcd::op_delete(key)})}};
     if (if_unchanged_since)
-        txn["compare"] = json::array({etcd::compare_mod_revision(key, "LESS", *if_unchanged_since + 1)});
+        txn["compare"] = json::array({etcd::compare_mod_revision(key, "LESS", next_revision(*if_unchanged_since))});
     auto r = co_await client_.txn(std::move(txn));
     write_result out;
     out.ok = r.ok() && r.value.succeeded;

@@ -64,11 +64,24 @@ struct instance_info {
 /// The document a backend is written as.
 [[nodiscard]] std::string backend_doc(const backend_config& b);
 
+/// What the registrations say about agreement: the live instances, how many run the same
+/// membership as this one (the same backend keys at the same mod_revisions), and whether
+/// all of those have its placement fingerprint.
+struct cluster_agreement {
+    std::size_t instances = 0;
+    std::size_t same_membership = 0;
+    bool agree = true;
+};
+
+class etcd_source;
+[[nodiscard]] cluster_agreement agreement(const etcd_source& source, std::string_view my_membership,
+                                         std::string_view my_fingerprint);
+
 class etcd_source {
 public:
     struct hooks {
-        /// A full membership at a revision (the controller publishes it).
-        std::function<void(std::vector<backend_config>, std::int64_t revision)> apply;
+        /// A full membership at a revision, with its digest (the controller publishes it).
+        std::function<void(std::vector<backend_config>, std::int64_t revision, const std::string& digest)> apply;
         std::function<void(const std::string&)> log;
         /// This instance's registration document (re-written when it changes).
         std::function<nlohmann::json()> instance_doc;
@@ -91,10 +104,13 @@ public:
 
     // --- what the admin API and /metrics read ---
     [[nodiscard]] std::int64_t applied_revision() const noexcept { return applied_; }
-    /// The revision of the membership this instance runs: that of the last change of the
-    /// backends it applied (instances that ran the same one route alike; registrations
-    /// and other keys move the applied revision, not this one).
+    /// The membership this instance runs: the newest mod_revision among its backend keys
+    /// (for people), and a digest of every backend key with its mod_revision (for
+    /// machines: instances with equal digests hold the same documents, however and when
+    /// they read them, so their fingerprints must be equal). Registrations and other keys
+    /// move the applied revision, not these.
     [[nodiscard]] std::int64_t membership_revision() const noexcept { return membership_revision_; }
+    [[nodiscard]] const std::string& membership_digest() const noexcept { return membership_digest_; }
     /// Serving a membership etcd has not confirmed since start (the snapshot), or following
     /// no live watch right now.
     [[nodiscard]] bool stale() const noexcept { return from_snapshot_ || !watching_; }
@@ -150,6 +166,7 @@ private:
     std::map<std::string, instance_info, std::less<>> instances_;
     std::int64_t applied_ = 0;
     std::int64_t membership_revision_ = 0;
+    std::string membership_digest_;
     bool backends_dirty_ = false;
     bool need_read_ = true;
     bool from_snapshot_ = false;
@@ -162,6 +179,10 @@ private:
     std::uint64_t full_reads_ = 0;
     std::int64_t lease_ = 0;
     bool registration_dirty_ = true;
+    bool registered_stale_ = false;  // what the registration last said of stale()
+    bool cancelled_oddly_ = false;   // the watch was cancelled, not by a compaction
+    std::uint64_t watch_generation_ = 0;
+    endpoint watched_;               // the member the current watch is on
     std::vector<std::shared_ptr<asio::steady_timer>> waits_;  // wait_applied and pause timers
     std::minstd_rand rng_;
 };

@@ -1,5 +1,6 @@
 #include "ringlb/etcd/client.hpp"
 
+#include "ringlb/common/json_guard.hpp"
 #include "ringlb/config/values.hpp"
 
 #include <array>
@@ -31,6 +32,19 @@ std::int64_t i64(const json& j, const char* key) {
     return ec == std::errc{} && end == s.data() + s.size() ? v : 0;
 }
 
+// What etcd (or anything on its port) sends is parsed only when shallow (json_guard.hpp).
+constexpr int max_json_depth = 32;
+
+json parse_shallow(std::string_view text) {
+    if (!json_nesting_within(text, max_json_depth)) return json(json::value_t::discarded);
+    return json::parse(text, nullptr, false);
+}
+
+bool flag(const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::string str(const json& j, const char* key) {
     const auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
@@ -53,7 +67,7 @@ std::optional<kv> parse_kv(const json& j) {
 // The message of an error answer ({"error": "...", "code": N}, or a stream's
 // {"error": {"message": ..., "grpc_code": N}}), or the status line when there is none.
 std::pair<std::string, int> error_of(const http_result& r) {
-    const json j = json::parse(r.body, nullptr, false);
+    const json j = parse_shallow(r.body);
     if (j.is_object() && j.contains("error")) {
         const json& e = j["error"];
         if (e.is_string()) return {e.get<std::string>(), static_cast<int>(i64(j, "code"))};
@@ -132,8 +146,10 @@ std::string prefix_end(std::string_view prefix) {
     return std::string(1, '\0');  // every key
 }
 
+std::int64_t json_int64(const json& j, const char* key) noexcept { return i64(j, key); }
+
 std::optional<watch_message> parse_watch_message(std::string_view line) {
-    const json j = json::parse(line, nullptr, false);
+    const json j = parse_shallow(line);
     if (!j.is_object()) return std::nullopt;
     watch_message m;
     if (j.contains("error")) {
@@ -146,13 +162,13 @@ std::optional<watch_message> parse_watch_message(std::string_view line) {
     if (it == j.end() || !it->is_object()) return std::nullopt;
     const json& r = *it;
     if (r.contains("header") && r["header"].is_object()) m.revision = i64(r["header"], "revision");
-    if (r.value("canceled", false)) {
+    if (flag(r, "canceled")) {
         m.what = watch_message::kind::canceled;
         m.compact_revision = i64(r, "compact_revision");
         m.error = str(r, "cancel_reason");
         return m;
     }
-    if (r.value("created", false)) {
+    if (flag(r, "created")) {
         m.what = watch_message::kind::created;
         return m;
     }
@@ -189,7 +205,7 @@ asio::awaitable<bool> client::ensure_token(std::string& error) {
                          {}};
         const http_result r = co_await http_call(io_, current(), req, opts_.timeout);
         if (r.ok() && r.status == 200) {
-            const json j = json::parse(r.body, nullptr, false);
+            const json j = parse_shallow(r.body);
             token_ = j.is_object() ? str(j, "token") : std::string{};
             if (!token_.empty()) co_return true;
         }
@@ -200,7 +216,7 @@ asio::awaitable<bool> client::ensure_token(std::string& error) {
     co_return false;
 }
 
-asio::awaitable<result<json>> client::call(std::string path, json body) {
+asio::awaitable<result<json>> client::call(std::string path, json body, bool idempotent) {
     result<json> out;
     const std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
     bool reauthenticated = false;
@@ -209,7 +225,7 @@ asio::awaitable<result<json>> client::call(std::string path, json body) {
         http_request req{"POST", path, text, headers()};
         const http_result r = co_await http_call(io_, current(), req, opts_.timeout);
         if (r.ok() && r.status == 200) {
-            json j = json::parse(r.body, nullptr, false);
+            json j = parse_shallow(r.body);
             if (!j.is_object()) {
                 out.error =
                     "etcd at " + to_string(current()) + " answered " + path + " with something not JSON";
@@ -229,6 +245,13 @@ asio::awaitable<result<json>> client::call(std::string path, json body) {
             continue;
         }
         if (!try_elsewhere(r)) co_return out;
+        if (!idempotent && r.sent) {
+            // A write that reached etcd may have been committed even though the answer
+            // says it failed (a timeout, "leader changed"): sending it again elsewhere could
+            // apply it twice. The caller learns the outcome is unknown.
+            out.error += " (the outcome is unknown: it may have been applied)";
+            co_return out;
+        }
         rotate();
     }
     co_return out;
@@ -265,7 +288,7 @@ asio::awaitable<result<std::int64_t>> client::put(std::string key, std::string v
     result<std::int64_t> out;
     json body{{"key", base64(key)}, {"value", base64(value)}};
     if (lease != 0) body["lease"] = std::to_string(lease);
-    auto r = co_await call(std::string{"/v3/kv/put"}, std::move(body));
+    auto r = co_await call(std::string{"/v3/kv/put"}, std::move(body), false);
     if (!r.ok()) {
         out.error = std::move(r.error);
         out.code = r.code;
@@ -278,7 +301,7 @@ asio::awaitable<result<std::int64_t>> client::put(std::string key, std::string v
 
 asio::awaitable<result<txn_result>> client::txn(json request) {
     result<txn_result> out;
-    auto r = co_await call(std::string{"/v3/kv/txn"}, std::move(request));
+    auto r = co_await call(std::string{"/v3/kv/txn"}, std::move(request), false);
     if (!r.ok()) {
         out.error = std::move(r.error);
         out.code = r.code;
@@ -286,7 +309,7 @@ asio::awaitable<result<txn_result>> client::txn(json request) {
     }
     if (r.value.contains("header") && r.value["header"].is_object())
         out.value.revision = i64(r.value["header"], "revision");
-    out.value.succeeded = r.value.value("succeeded", false);  // left out when false
+    out.value.succeeded = flag(r.value, "succeeded");  // left out when false
     co_return out;
 }
 

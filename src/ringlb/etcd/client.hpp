@@ -90,6 +90,9 @@ struct watch_message {
     std::string error;  ///< canceled or error: why
 };
 
+/// An int64 field as the gateway sends them (a string; leniently a number); 0 when absent
+/// or malformed.
+[[nodiscard]] std::int64_t json_int64(const nlohmann::json& j, const char* key) noexcept;
 /// Parses one line of a watch stream.
 [[nodiscard]] std::optional<watch_message> parse_watch_message(std::string_view line);
 /// The key just past every key that starts with `prefix` (range_end of a prefix range).
@@ -109,8 +112,10 @@ public:
     /// Renews a lease; its remaining TTL, 0 when the lease is gone.
     [[nodiscard]] asio::awaitable<result<std::int64_t>> lease_keepalive(std::int64_t id);
     [[nodiscard]] asio::awaitable<result<bool>> lease_revoke(std::int64_t id);
-    /// A raw call (for `ringlb check --against` and tests).
-    [[nodiscard]] asio::awaitable<result<nlohmann::json>> call(std::string path, nlohmann::json body);
+    /// A raw call. An idempotent one (a read) moves to the next endpoint on failure; a write
+    /// does only when it never reached the socket (else it might be applied twice).
+    [[nodiscard]] asio::awaitable<result<nlohmann::json>> call(std::string path, nlohmann::json body,
+                                                               bool idempotent = true);
 
     /// The endpoint calls go to now, and the headers every request carries (a watch uses
     /// them too).

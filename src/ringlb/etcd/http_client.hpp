@@ -18,7 +18,9 @@
 // loopback or LAN connection each time costs nothing worth a pool. Every step is bounded:
 // name resolution, connect, send and the answer by `timeout` (unary), a stream by
 // `idle_timeout` between two lines. Answers are parsed by ringlb's strict llhttp wrapper,
-// chunked bodies and trailers included, with the body capped (64 MiB).
+// chunked bodies and trailers included: the head (at most 64 KiB) in a buffer that never
+// moves while the parser holds views into it, the body capped at 64 MiB and a streamed line
+// at 16 MiB.
 //
 // Thread-safety: none; everything on the control thread's io_context.
 #pragma once
@@ -48,6 +50,7 @@ struct http_request {
 
 struct http_result {
     std::string error;  ///< empty: an answer came (whatever its status)
+    bool sent = false;  ///< the request reached the socket (a write may have taken effect)
     int status = 0;
     std::string body;  ///< decoded
     [[nodiscard]] bool ok() const noexcept { return error.empty(); }
@@ -85,13 +88,14 @@ public:
     [[nodiscard]] asio::awaitable<stream_end> run(const endpoint& at, const http_request& req,
                                                   line_fn on_line, std::chrono::milliseconds connect_timeout,
                                                   std::chrono::milliseconds idle_timeout);
-    /// Ends the run in progress (its socket is closed).
+    /// Ends the run in progress (its socket is closed), and any later run at once.
     void cancel();
 
 private:
     struct state;
     asio::io_context& io_;
     std::shared_ptr<state> state_;
+    bool cancelled_ = false;
 };
 
 /// The request's bytes on the wire (Host, Content-Length, Connection: close).

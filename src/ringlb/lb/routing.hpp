@@ -52,6 +52,15 @@ struct routing_options {
     double balance_factor = 1.25;  ///< 0 = bounded loads off; otherwise > 1
     keyless_policy keyless = keyless_policy::least_loaded;
     std::size_t metric_shards = 1;  ///< one per worker; fixed by the pool's first snapshot
+    /// Zones: this instance's zone ("" = zones off: one placement over every backend), the
+    /// order in which keys spill to other zones (the local zone first whatever it says;
+    /// zones it does not name follow by name), and how much a zone's healthy capacity is
+    /// over-provisioned (Envoy's 1.4: a zone keeps all its keys while 1/1.4 = 71% of its
+    /// weight is healthy).
+    std::string local_zone;
+    std::vector<std::string> zone_order;
+    double overprovision = 1.4;
+    friend bool operator==(const routing_options&, const routing_options&) = default;
 };
 
 /// Why selection passed over a candidate (routing_snapshot::explain).
@@ -79,7 +88,14 @@ struct backend {
     std::string id;
     std::uint32_t weight = 1;
     std::shared_ptr<backend_state> state;
+    std::string zone;  ///< "" = none
 };
+
+/// Peak-EWMA of response time (Finagle's, 10 s decay): a slower answer raises the
+/// prediction at once, faster ones lower it gradually. One worker's view of one backend,
+/// kept in its metric shard (single writer).
+inline constexpr double ewma_decay_ns = 10e9;
+void observe_response_time(metrics::backend_shard& shard, std::int64_t now_ns, std::uint64_t rtt_ns) noexcept;
 
 /// Backends a request has already tried (failover never returns to them). Fixed capacity:
 /// retries are bounded, and the set lives on the session's stack.
@@ -104,6 +120,7 @@ private:
 /// Per-worker state of the keyless policies (a round-robin cursor and a PRNG), so keyless
 /// selection never writes shared memory.
 struct keyless_state {
+    std::size_t worker = 0;  ///< the worker's index: whose metric shards (and latency view) it reads
     std::uint64_t cursor = 0;
     std::uint64_t rng = 0x9e3779b97f4a7c15ULL;
     std::uint64_t next_random() noexcept {  // xorshift64*: fast, good enough for P2C
@@ -122,7 +139,8 @@ public:
     [[nodiscard]] static std::shared_ptr<const routing_snapshot> build(std::span<const chash::node> nodes,
                                                                        const routing_options& options,
                                                                        const routing_snapshot* previous,
-                                                                       std::string& error);
+                                                                       std::string& error,
+                                                                       std::span<const std::string> zones = {});
 
     [[nodiscard]] const routing_options& options() const noexcept { return options_; }
     [[nodiscard]] std::span<const backend> backends() const noexcept { return backends_; }
@@ -144,7 +162,35 @@ public:
     /// from the previous ring with with_node_added/removed.
     [[nodiscard]] static std::shared_ptr<const routing_snapshot> build_with(
         std::unique_ptr<const chash::algorithm> algo, std::span<const chash::node> nodes,
-        const routing_options& options, const routing_snapshot* previous);
+        const routing_options& options, const routing_snapshot* previous, std::span<const std::string> zones = {});
+
+    /// Zones (options().local_zone set): the zones in spill order, the local one first.
+    struct zone_view {
+        std::string name;
+        std::unique_ptr<const chash::algorithm> algo;  ///< over this zone's backends only
+        std::vector<std::size_t> index;                ///< zone node i is backends()[index[i]]
+        std::uint64_t weight = 0;                      ///< total weight
+    };
+    [[nodiscard]] std::span<const zone_view> zones() const noexcept { return zones_; }
+    /// The share of keys each zone takes now (sums to 1; empty without zones).
+    [[nodiscard]] std::vector<double> zone_shares() const;
+    /// Recomputes how keys split over the zones from each zone's healthy weight (a backend
+    /// whose mode takes keys and that is not backing off): zone by zone in spill order,
+    /// each takes min(what is left, overprovision x its healthy share of its weight); when
+    /// every zone is short the shares are scaled up to sum to 1. Control thread (published
+    /// through atomics every selection reads).
+    void update_zone_split(steady_clock::time_point now) const;
+
+    /// The key's owner (an index into backends()): on the ring, or with zones on its zone's
+    /// ring; chash::npos without backends.
+    [[nodiscard]] std::size_t owner(std::uint64_t key_hash) const noexcept;
+    /// The key's candidates in order (indexes into backends()), as owner() places it.
+    std::size_t candidates(std::uint64_t key_hash,
+                           std::array<std::size_t, chash::bounded_load::walk_limit>& walk) const noexcept;
+    /// The key's zone with zones on ("" without).
+    [[nodiscard]] std::string_view zone_of(std::uint64_t key_hash) const noexcept {
+        return zones_.empty() ? std::string_view{} : std::string_view{zones_[key_zone(key_hash)].name};
+    }
 
     /// The backend for a keyed request: the first eligible, untried candidate (bounded by
     /// load when balance_factor > 0), or chash::npos when none is left.
@@ -180,7 +226,22 @@ private:
     }
     std::size_t first_usable(std::size_t start, const tried_set& tried, steady_clock::time_point now,
                              std::uint64_t h2, panic_state panic) const noexcept;
+    std::size_t select_in(const chash::algorithm& algo, std::span<const std::size_t> index, std::uint64_t key_hash,
+                          const tried_set& tried, steady_clock::time_point now, std::uint64_t h2,
+                          panic_state panic) const noexcept;
+    std::size_t key_zone(std::uint64_t key_hash) const noexcept;
+    // What bounded loads compare with: in-flight requests and backends that take keys, in
+    // the pool (zone empty) or in one zone.
+    struct load_view {
+        std::uint64_t total;
+        std::size_t eligible;
+    };
+    load_view load_over(std::span<const std::size_t> zone, steady_clock::time_point now,
+                        panic_state panic) const noexcept;
+    std::size_t select_zoned(std::uint64_t key_hash, const tried_set& tried, steady_clock::time_point now) const noexcept;
+    std::size_t pick_two(std::size_t a, std::size_t b, const keyless_state& ks) const noexcept;
     void adopt_states(const routing_snapshot* previous);
+    void build_zones(std::string& error);
 
     routing_options options_;
     std::vector<backend> backends_;
@@ -193,6 +254,10 @@ private:
     std::optional<chash::bounded_load> bounded_;
     std::shared_ptr<load_totals> totals_;  // shared by every snapshot of this process
     std::size_t weighted_ = 0;             // backends with weight > 0
+    std::vector<zone_view> zones_;         // empty: zones off
+    // Cumulative zone split over the key's zone hash: zone z takes hashes below
+    // zone_split_[z] (and above the one before). Written by the control thread.
+    std::unique_ptr<std::atomic<std::uint64_t>[]> zone_split_;
 };
 
 }  // namespace ringlb

@@ -31,6 +31,8 @@ struct alignas(64) backend_shard {
     counter failures;                  ///< attempts that failed (refused, reset, timed out, malformed)
     counter failovers;                 ///< requests that moved on to another backend after failing here
     counter retries;                   ///< attempts here that were a retry of a request that failed
+    counter predicted_ns;              ///< keyless peak-ewma: this worker's predicted response time
+    counter predicted_at_ns;           ///< ...and when it last moved (steady clock), 0 = no answer yet
 };
 
 /// The statuses ringlb answers itself (http/error_response.hpp), in exposition order.

@@ -149,6 +149,11 @@ void session::finish(request_record& rec, answered_by by) {
             b.responses[static_cast<std::size_t>(rec.status / 100 - 1)].add();
         b.latency.observe(us);
         b.response_bytes.add(rec.bytes);
+        if (worker_.current()->b->routing->options().keyless == keyless_policy::peak_ewma) {
+            const std::int64_t started =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(rec.started.time_since_epoch()).count();
+            observe_response_time(b, started + static_cast<std::int64_t>(us) * 1000, us * 1000);
+        }
     }
     if (!worker_.logging()) return;
     access_entry e;

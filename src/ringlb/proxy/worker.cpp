@@ -55,6 +55,7 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const bund
       log_timer_{io_} {
     keyless_.rng = chash::mix64(static_cast<std::uint64_t>(index) + 1);  // never 0 (xorshift's fixed point)
     keyless_.cursor = index;  // workers start round-robin at different backends
+    keyless_.worker = index;  // its own latency view (peak-ewma)
 }
 
 worker::~worker() {
