@@ -32,6 +32,7 @@ enum class kind : std::uint8_t { ring, ketama, maglev, rendezvous, jump, modulo 
 struct options {
     std::uint32_t vnodes_per_weight = 160;  ///< ring: points per unit of weight
     std::uint32_t table_size = 65537;       ///< maglev: a prime, > number of nodes
+    friend bool operator==(const options&, const options&) = default;
 };
 
 /// The most ring points (all nodes together) a ring may hold: 8 Mi points use 128 MiB.

@@ -14,7 +14,10 @@ import time
 import unittest
 
 from etcd_cluster import ETCD, EtcdCluster
-from harness import E2E, SANITIZED, Conn, Load, Ringlb, free_port, port_open, wait_until
+import subprocess
+
+from harness import (E2E, RINGLB_BIN, SANITIZED, Conn, Load, Ringlb, free_port, port_open, render_config,
+                     wait_until)
 
 KEYS = [f"user-{i}" for i in range(3000 if SANITIZED else 10000)]
 # Convergence promised by the issue: within 1 s (sanitized builds are several times slower).
@@ -180,6 +183,44 @@ class ClusterTest(E2E):
         for inst in self.instances:
             wait_until(lambda: verdict(inst) == (4, False), what=f"{inst.name} to see the disagreement")
             self.assertIn("ringlb_cluster_agree 0", inst.metrics())
+
+    def test_check_against_compares_a_config_with_the_cluster(self):
+        self.converge()
+        # Registrations follow the membership by a moment: wait until all say they run it.
+        wait_until(lambda: self.instances[0].call("GET", "/v1/instances")[1]["instances_with_this_membership"] == 3,
+                   what="every registration to name the membership")
+        url = "etcd://" + ",".join(self.etcd.endpoints) + self.prefix
+        tmp = tempfile.TemporaryDirectory(prefix="ringlb-check-")
+        self.addCleanup(tmp.cleanup)
+
+        def check(backends, url=url):
+            path = os.path.join(tmp.name, "ringlb.toml")
+            with open(path, "w") as f:
+                f.write(render_config(free_port(), backends, routing={"balance_factor": 0}))
+            r = subprocess.run([RINGLB_BIN, "check", "-c", path, "--against", url], capture_output=True,
+                               text=True, timeout=60)
+            return r.returncode, r.stdout + r.stderr
+
+        # The same backends as etcd: every key routes alike.
+        code, text = check(self.backends[:4])
+        self.assertEqual(code, 0, text)
+        self.assertIn("the config and the cluster agree", text)
+        self.assertIn("(equal: every key routes alike)", text)
+        for inst in self.instances:
+            self.assertIn(f"instance {inst.name}: fingerprint {inst.fingerprint()}", text)
+        # One missing, one reweighted, one only in the config: each named, and exit 1.
+        b = self.backends
+        code, text = check([b[0], (b[1].id, b[1].address, 2), b[2], b[4]])
+        self.assertEqual(code, 1, text)
+        self.assertIn("app-4: only in etcd", text)
+        self.assertIn("app-5: only in the config", text)
+        self.assertIn(f"app-2: {b[1].address} weight 2 here, {b[1].address} weight 1 in etcd", text)
+        self.assertIn("(differ)", text)
+        # A malformed URL is a usage error; an unreachable etcd an error that says so.
+        self.assertEqual(check(self.backends[:4], url="http://127.0.0.1:1/")[0], 2)
+        code, text = check(self.backends[:4], url=f"etcd://127.0.0.1:{free_port()}/x/")
+        self.assertEqual(code, 1, text)
+        self.assertIn("cannot read /x/ from etcd", text)
 
     def test_the_leader_killed_under_load_costs_no_request(self):
         self.converge()

@@ -123,6 +123,7 @@ class Browser:
         self.reader.join(timeout=10)
         self.proc.stderr.close()
         shutil.rmtree(self.profile.name, ignore_errors=True)
+        self.profile.cleanup()
 
 
 @unittest.skipIf(CHROMIUM is None, "chromium is not installed (scripts/install-deps installs it)")

@@ -225,15 +225,40 @@ TEST(PeakEwma, KeylessRequestsPreferTheBackendPredictedFaster) {
     std::string error;
     const auto s = routing_snapshot::build(nodes, o, nullptr, error);
     ASSERT_TRUE(s) << error;
-    const std::int64_t t = 1'000'000'000;
+    const auto now = steady_clock::now();
+    const std::int64_t t = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     observe_response_time(s->backends()[0].state->shard(0), t, 2'000'000);
     observe_response_time(s->backends()[1].state->shard(0), t, 50'000'000);
     keyless_state ks;
     std::map<std::string, int> seen;
-    for (int i = 0; i < 1000; ++i) ++seen[s->backends()[s->select_keyless(ks, {}, steady_clock::now())].id];
+    for (int i = 0; i < 1000; ++i) ++seen[s->backends()[s->select_keyless(ks, {}, now)].id];
     // Two random choices: the slow one wins only when both draws are it (about a quarter).
     EXPECT_GT(seen["fast"], 650);
     EXPECT_GT(seen["slow"], 100) << "still sampled, so a recovery is seen";
+    // A failure counts as a 1 s answer: the fast one is now the one to avoid.
+    observe_response_time(s->backends()[0].state->shard(0), t + 1, ewma_failure_penalty_ns);
+    seen.clear();
+    for (int i = 0; i < 1000; ++i) ++seen[s->backends()[s->select_keyless(ks, {}, now)].id];
+    EXPECT_GT(seen["slow"], 650) << "a failure costs more than a slow answer";
+}
+
+TEST(PeakEwma, APredictionDecaysWhenRead) {
+    // A backend that was slow once and has not been picked since is tried again: the
+    // prediction is decayed to the time of reading, not only when a new answer comes.
+    std::vector<chash::node> nodes{{"once-slow", 1}, {"steady", 1}};
+    routing_options o;
+    o.keyless = keyless_policy::peak_ewma;
+    std::string error;
+    const auto s = routing_snapshot::build(nodes, o, nullptr, error);
+    ASSERT_TRUE(s) << error;
+    const auto now = steady_clock::now();
+    const std::int64_t t = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+    observe_response_time(s->backends()[0].state->shard(0), t - 60'000'000'000, 500'000'000);  // 500 ms, a minute ago
+    observe_response_time(s->backends()[1].state->shard(0), t, 5'000'000);                     // 5 ms, now
+    keyless_state ks;
+    std::map<std::string, int> seen;
+    for (int i = 0; i < 1000; ++i) ++seen[s->backends()[s->select_keyless(ks, {}, now)].id];
+    EXPECT_GT(seen["once-slow"], 650) << "500 ms x e^-6 = 1.2 ms now";
 }
 
 }  // namespace

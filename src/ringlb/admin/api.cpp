@@ -364,7 +364,8 @@ response api::get_instances() const {
         item["same_membership"] = item.value("membership", std::string{}) == ctx_.control->published_base_tag();
         list.push_back(std::move(item));
     }
-    const cluster_agreement a = agreement(e, ctx_.control->published_base_tag(), mine);
+    const cluster_agreement a =
+        agreement(e, ctx_.control->published_base_tag(), mine, to_string(ctx_.control->cfg()->routing.hash_key));
     return json_ok({{"revision", e.applied_revision()},
                     {"membership_revision", e.membership_revision()},
                     {"fingerprint", mine},
@@ -387,6 +388,17 @@ asio::awaitable<void> api::wait_workers() {
         asio::error_code ec;
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
+}
+
+const backend_config* api::definition_of(const std::string& id) const {
+    if (ctx_.etcd != nullptr) {
+        // etcd's document, the one whose mod_revision a write compares with: the published
+        // copy may be older (a pass under way), and writing it back would undo a change.
+        const auto it = ctx_.etcd->backends().find(id);
+        return it != ctx_.etcd->backends().end() ? &it->second.backend : nullptr;
+    }
+    const member* m = ctx_.control->store().find(id);
+    return m != nullptr ? &m->backend : nullptr;
 }
 
 asio::awaitable<std::optional<response>> api::write_etcd(const request& req, const std::string& id,
@@ -505,10 +517,10 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
     if (!t) co_return json_error(503, "shutting down");
     if (auto stale = precondition_failed(req)) co_return *stale;
     controller& c = *ctx_.control;
-    const member* existing = c.store().find(id);
+    const backend_config* existing = definition_of(id);
     backend_config b;
     if (existing != nullptr) {
-        b = existing->backend;
+        b = *existing;
     } else {
         b.id = id;
     }
@@ -543,7 +555,7 @@ asio::awaitable<response> api::put_backend(const request& req, const std::string
     }
     // What moves: the same code as `ringlb plan`.
     json plan = nullptr;
-    if (existing == nullptr || existing->backend.weight != b.weight) {
+    if (existing == nullptr || existing->weight != b.weight) {
         tools::plan_change change;
         change.what =
             existing == nullptr ? tools::plan_change::action::add : tools::plan_change::action::reweight;
@@ -635,9 +647,9 @@ asio::awaitable<response> api::set_state(const request& req, const std::string& 
     if (auto stale = precondition_failed(req)) co_return *stale;
     controller& c = *ctx_.control;
     if (ctx_.etcd != nullptr) {
-        const member* m = c.store().find(id);
+        const backend_config* m = definition_of(id);
         if (m == nullptr) co_return json_error(404, "no backend \"" + id + "\"");
-        backend_config b = m->backend;
+        backend_config b = *m;
         b.state = state;
         if (auto failed = co_await write_etcd(req, id, &b)) co_return *failed;
         auto view = backend_json(c, id, shares_);

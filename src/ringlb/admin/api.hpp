@@ -117,6 +117,8 @@ private:
     /// With etcd: writes `b` (or deletes `id` when b is null) as an etcd transaction that
     /// compares the key's revision with If-Match's, waits until this instance applied it and
     /// its workers run it; the error answer, or nothing.
+    // A backend's current definition: etcd's document with etcd, the store's otherwise.
+    [[nodiscard]] const backend_config* definition_of(const std::string& id) const;
     asio::awaitable<std::optional<response>> write_etcd(const request& req, const std::string& id,
                                                         const backend_config* b);
     /// The revision an If-Match names (etcd mode); nullopt for none or "*".

@@ -1,6 +1,7 @@
 #include "ringlb/admin/metrics_text.hpp"
 
 #include "ringlb/admin/totals.hpp"
+#include "ringlb/config/values.hpp"
 #include "ringlb/metrics/prometheus.hpp"
 
 #include <fmt/format.h>
@@ -144,7 +145,8 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
     out.sample("ringlb_admin_requests_total", {}, admin_requests);
     if (etcd != nullptr) {
         // --- membership from etcd ---
-        const cluster_agreement a = agreement(*etcd, c.published_base_tag(), hex64(r.algorithm().fingerprint()));
+        const cluster_agreement a = agreement(*etcd, c.published_base_tag(), hex64(r.algorithm().fingerprint()),
+                                              to_string(c.cfg()->routing.hash_key));
         out.family("ringlb_etcd_stale", "gauge",
                    "1 while the membership is not followed live (etcd unreachable, or the snapshot served at start).");
         out.sample("ringlb_etcd_stale", {}, std::uint64_t{etcd->stale() ? 1u : 0u});

@@ -22,10 +22,17 @@ bool cfg_has(const config& cfg, const std::string& id) {
 }  // namespace
 
 int check_with_state(const std::string& path, std::ostream& out, std::ostream& err) {
+    std::vector<backend_config> members;
+    return check_members(path, members, out, err);
+}
+
+int check_members(const std::string& path, std::vector<backend_config>& members, std::ostream& out,
+                  std::ostream& err) {
     const int status = check_main(path, out, err);
     if (status != 0) return status;
     const config_result r = load_config(path);  // valid: check_main said so
     const config& cfg = *r.value;
+    members = cfg.backends;
     if (cfg.admin.state_file.empty()) return 0;
     membership_store store;
     store.set_file(cfg.backends, cfg.health.defaults);
@@ -48,8 +55,12 @@ int check_with_state(const std::string& path, std::ostream& out, std::ostream& e
                                e.definition->weight, to_string(e.defined_by));
         if (e.state) out << fmt::format("  {}: {} by {}\n", e.id, to_string(*e.state), to_string(e.state_by));
     }
+    members.clear();
     std::vector<chash::node> nodes;
-    for (const member& m : store.members()) nodes.push_back({m.backend.id, m.backend.weight});
+    for (const member& m : store.members()) {
+        members.push_back(m.backend);
+        nodes.push_back({m.backend.id, m.backend.weight});
+    }
     try {
         const auto algo = chash::make(cfg.routing.algorithm, nodes, chash_options(cfg.routing));
         out << fmt::format("with them: {} backends, placement fingerprint {:016x} (what serve will run)\n",

@@ -10,11 +10,18 @@
 // Thread-safety: a command; one call per process.
 #pragma once
 
+#include "ringlb/config/config.hpp"
+
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace ringlb {
 
 int check_with_state(const std::string& path, std::ostream& out, std::ostream& err);
+/// The same, giving the backends `serve` would start with (the config's, with the state
+/// file's changes over them); `members` is meaningful when it returns 0.
+int check_members(const std::string& path, std::vector<backend_config>& members, std::ostream& out,
+                  std::ostream& err);
 
 }  // namespace ringlb

@@ -3,6 +3,7 @@
 //
 // Exit codes: 0 success; 1 an invalid config (`check`) or a runtime failure; 2 bad usage
 // or bad input (unknown option, malformed value), reported on one line of stderr.
+#include "ringlb/cli/check_against.hpp"
 #include "ringlb/cli/check_state.hpp"
 #include "ringlb/cli/ctl.hpp"
 #include "ringlb/cli/serve.hpp"
@@ -18,6 +19,8 @@ namespace {
 
 constexpr const char* footer = R"(Examples:
   ringlb check -c ringlb.toml                  validate a config, list every error
+  ringlb check -c ringlb.toml --against etcd://127.0.0.1:2379/ringlb/
+                                               compare it with a cluster's membership
   ringlb serve -c ringlb.toml                  run the proxy (SIGHUP reloads, SIGTERM drains)
   ringlb demo --traffic 10s                    4 demo backends + balancer: consistent hashing in numbers
   printf 'user-1\nuser-2\n' | ringlb map -c ringlb.toml
@@ -52,6 +55,10 @@ int main(int argc, char** argv) {
                                          "Validate a config (and its state file): exit 0, or print each "
                                          "error as FILE:LINE:COL: message and exit 1");
     check->add_option("-c,--config", check_config, "Config file (TOML)")->required()->type_name("FILE");
+    std::string check_against_url;
+    check->add_option("--against", check_against_url,
+                      "Compare the config's backends and placement with a cluster's membership in etcd")
+        ->type_name("etcd://HOST:PORT[,...]/PREFIX/");
 
     ringlb::tools::commands tools{app};
     ringlb::ctl_command ctl{app};
@@ -76,7 +83,9 @@ int main(int argc, char** argv) {
     }
 
     if (serve->parsed()) return ringlb::serve_main(serve_config);
-    if (check->parsed()) return ringlb::check_with_state(check_config, std::cout, std::cerr);
+    if (check->parsed())
+        return check_against_url.empty() ? ringlb::check_with_state(check_config, std::cout, std::cerr)
+                                         : ringlb::check_against(check_config, check_against_url, std::cout, std::cerr);
     if (ctl.parsed()) {
         try {
             return ctl.run(std::cout, std::cerr);

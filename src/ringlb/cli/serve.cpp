@@ -185,15 +185,33 @@ private:
             sd_notify("READY=1");
             return;
         }
-        auto cfg = std::make_shared<const config>(std::move(*r.value));
+        config next = std::move(*r.value);
         const config& running = *controller_.cfg();
-        if (!(cfg->server.listen == running.server.listen) || cfg->server.workers != running.server.workers ||
-            cfg->log.access != running.log.access || !(cfg->admin.listen == running.admin.listen) ||
-            cfg->admin.state_file != running.admin.state_file)
-            std::fprintf(
-                stderr,
-                "ringlb: reload: [server], [log], admin.listen and admin.state_file changes take effect on "
-                "restart\n");
+        if (next.membership.source != running.membership.source) {
+            // Where the backends come from cannot change under a running pool: the new
+            // file's backends (or its lack of them) would be published for a moment.
+            std::fprintf(stderr, "ringlb: reload of %s refused: membership.source changes need a restart; "
+                                 "keeping the running config\n", path_.c_str());
+            controller_.note_reload(false, "reload of " + path_ + " refused: membership.source changes need a restart");
+            sd_notify("READY=1");
+            return;
+        }
+        const auto& m = next.membership;
+        const auto& was = running.membership;
+        if (!(next.server.listen == running.server.listen) || next.server.workers != running.server.workers ||
+            next.server.zone != running.server.zone || next.log.access != running.log.access ||
+            !(next.admin.listen == running.admin.listen) || next.admin.state_file != running.admin.state_file ||
+            !(m.endpoints == was.endpoints) || m.prefix != was.prefix || m.instance != was.instance ||
+            m.snapshot != was.snapshot || m.username != was.username || m.password != was.password)
+            std::fprintf(stderr,
+                         "ringlb: reload: [server], [log], [membership], admin.listen and admin.state_file "
+                         "changes take effect on restart\n");
+        // What is read at start only stays as it started (the zone routes; the etcd source
+        // runs with the membership it started with).
+        next.server = running.server;
+        next.log = running.log;
+        next.membership = running.membership;
+        auto cfg = std::make_shared<const config>(std::move(next));
         if (admin_api_ && !cfg->admin.tokens.empty()) {
             // Tokens rotate with a reload; a bad file keeps the ones in use.
             std::string error, warning;
@@ -255,12 +273,14 @@ private:
                          {"zone", cfg.server.zone},
                          {"revision", etcd_->membership_revision()},
                          {"membership", controller_.published_base_tag()},
+                         {"behind", controller_.published_base_tag() != etcd_->membership_digest()},
                          {"stale", etcd_->stale()},
                          {"version", RINGLB_VERSION_STRING},
                          {"listen", to_string(cfg.server.listen)},
                          {"started", started_at_}};
         if (b) {
             j["fingerprint"] = fingerprint_of(*b);
+            j["key"] = to_string(controller_.cfg()->routing.hash_key);  // where keys come from: part of agreeing
             j["backends"] = b->routing->backends().size();
         }
         if (admin_server_) j["admin"] = admin_address_;

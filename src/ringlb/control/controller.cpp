@@ -41,7 +41,7 @@ std::string percent(double share) {
 }  // namespace
 
 controller::controller(asio::io_context& io, hooks h)
-    : io_{io}, hooks_{std::move(h)}, resolver_{io, timeouts_config{}.resolve}, ramp_timer_{io}, zone_timer_{io} {}
+    : io_{io}, hooks_{std::move(h)}, resolver_{io, timeouts_config{}.resolve}, ramp_timer_{io}, zone_timer_{io}, base_retry_{io} {}
 
 void controller::arm_zone_timer() {
     // The data path's back-offs change a zone's healthy weight without telling anyone: look
@@ -77,7 +77,23 @@ void controller::set_base(std::vector<backend_config> backends, std::string tag)
     base_tag_ = std::move(tag);
     const config* c = next_cfg_ ? next_cfg_.get() : nullptr;
     store_.set_file(base_, c != nullptr ? c->health.defaults : health_check_config{}, member_source::etcd);
-    if (c != nullptr) request({});  // before the first apply(), that apply publishes it
+    base_retry_.cancel();
+    if (c != nullptr) publish_base();  // before the first apply(), that apply publishes it
+}
+
+void controller::publish_base() {
+    // A membership etcd gave that cannot be published (a name that does not resolve, no
+    // positive weight) leaves the running one in place: said, and tried again, since a
+    // name may resolve later. The registration shows this instance behind meanwhile.
+    request([this](bool ok, const std::string& why) {
+        if (ok || stopped_) return;
+        hooks_.log("membership from etcd not published (the running one stays; again in 5 s): " + why);
+        note("membership", "not published: " + why);
+        base_retry_.expires_after(std::chrono::seconds{5});
+        base_retry_.async_wait([this](const asio::error_code& ec) {
+            if (!ec && !stopped_) publish_base();
+        });
+    });
 }
 
 void controller::request(done_fn done) {
@@ -381,6 +397,7 @@ void controller::arm_ramp_timer(steady_clock::time_point at) {
 
 void controller::stop() {
     stopped_ = true;
+    base_retry_.cancel();
     resolver_.cancel_all();
     // A pass in progress ends here: whoever waits for it hears so (an admin request
     // awaiting its publication must not keep the loop alive).

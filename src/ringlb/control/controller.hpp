@@ -173,6 +173,8 @@ private:
     panic_state panic_ = panic_state::none;
     asio::steady_timer ramp_timer_;
     asio::steady_timer zone_timer_;  // re-splits the zones once a second while zones are on
+    asio::steady_timer base_retry_;  // a base membership that could not be published, again
+    void publish_base();
     bool stopped_ = false;
     bool published_once_ = false;
     std::deque<change_event> events_;

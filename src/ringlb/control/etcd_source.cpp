@@ -45,34 +45,36 @@ std::int64_t next_revision(std::int64_t r) noexcept {
     return r < std::numeric_limits<std::int64_t>::max() ? std::max<std::int64_t>(r, 0) + 1 : r;
 }
 
-// An instance's registration, kept as flat known fields only (whatever another writer put
-// under the key: it is shown, never trusted with more than that).
-json instance_fields(std::string_view value) {
+}  // namespace
+
+cluster_agreement agreement(const etcd_source& source, std::string_view my_membership,
+                            std::string_view my_fingerprint, std::string_view my_key) {
+    cluster_agreement out;
+    for (const auto& [name, info] : source.instances()) {
+        ++out.instances;
+        // parse_instance_doc kept only fields of the expected types.
+        if (info.doc.value("membership", std::string{}) != my_membership) continue;
+        ++out.same_membership;
+        if (info.doc.value("fingerprint", std::string{}) != my_fingerprint ||
+            info.doc.value("key", std::string{}) != my_key)
+            out.agree = false;
+    }
+    return out;
+}
+
+// Whatever another writer put under an instance's key is shown, never trusted with more.
+json parse_instance_doc(std::string_view value) {
     json out = json::object();
     if (!json_nesting_within(value, max_doc_depth)) return out;
     const json j = json::parse(value, nullptr, false);
     if (!j.is_object()) return out;
-    for (const char* key : {"name", "zone", "fingerprint", "membership", "version", "admin", "listen", "started"})
+    for (const char* key : {"name", "zone", "fingerprint", "key", "membership", "version", "admin", "listen", "started"})
         if (j.contains(key) && j[key].is_string() && j[key].get_ref<const std::string&>().size() <= 256)
             out[key] = j[key];
     for (const char* key : {"revision", "backends"})
         if (j.contains(key) && j[key].is_number_integer()) out[key] = j[key];
-    if (j.contains("stale") && j["stale"].is_boolean()) out["stale"] = j["stale"];
-    return out;
-}
-
-}  // namespace
-
-cluster_agreement agreement(const etcd_source& source, std::string_view my_membership,
-                            std::string_view my_fingerprint) {
-    cluster_agreement out;
-    for (const auto& [name, info] : source.instances()) {
-        ++out.instances;
-        // instance_fields kept only fields of the expected types.
-        if (info.doc.value("membership", std::string{}) != my_membership) continue;
-        ++out.same_membership;
-        if (info.doc.value("fingerprint", std::string{}) != my_fingerprint) out.agree = false;
-    }
+    for (const char* key : {"stale", "behind"})
+        if (j.contains(key) && j[key].is_boolean()) out[key] = j[key];
     return out;
 }
 
@@ -156,8 +158,19 @@ etcd_source::~etcd_source() {
 void etcd_source::start(ready_fn ready) {
     ready_ = std::move(ready);
     asio::co_spawn(io_, follow(), asio::detached);
-    asio::co_spawn(io_, probe_loop(), asio::detached);
-    asio::co_spawn(io_, register_loop(), asio::detached);
+    // Nothing in them should throw; if something does, it is said, not swallowed.
+    const auto said = [](const char* what) {
+        return [what](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                std::fprintf(stderr, "ringlb: etcd: the %s stopped: %s\n", what, x.what());
+            }
+        };
+    };
+    asio::co_spawn(io_, probe_loop(), said("liveness probe"));
+    asio::co_spawn(io_, register_loop(), said("registration"));
 }
 
 void etcd_source::stop() {
@@ -188,9 +201,9 @@ void etcd_source::note_error(const std::string& e) {
     last_error_ = e;
 }
 
-std::chrono::milliseconds etcd_source::backoff() {
-    const auto d = next_backoff_;
-    next_backoff_ = std::min(max_backoff, next_backoff_ * 2);
+std::chrono::milliseconds etcd_source::backoff(std::chrono::milliseconds& next) {
+    const auto d = next;
+    next = std::min(max_backoff, next * 2);
     const auto spread = d.count() / 5;
     return std::chrono::milliseconds{d.count() +
                                      std::uniform_int_distribution<std::int64_t>{-spread, spread}(rng_)};
@@ -246,7 +259,7 @@ asio::awaitable<bool> etcd_source::read_all() {
             else
                 note_error("key " + e.key + " ignored: " + error);
         } else if (rest.substr(0, 10) == "instances/") {
-            instances_[std::string{rest.substr(10)}] = {std::string{rest.substr(10)}, instance_fields(e.value),
+            instances_[std::string{rest.substr(10)}] = {std::string{rest.substr(10)}, parse_instance_doc(e.value),
                                                         e.mod_revision};
         }
     }
@@ -273,7 +286,7 @@ asio::awaitable<void> etcd_source::follow() {
                 if (stopped_) co_return;
                 if (!read) {
                     client_.rotate();
-                    co_await pause(backoff());
+                    co_await pause(backoff(next_backoff_));
                     continue;
                 }
             }
@@ -281,17 +294,26 @@ asio::awaitable<void> etcd_source::follow() {
             ++watch_generation_;
             watched_ = client_.current();
             const auto end = co_await watcher_->run(
-                cfg_.prefix, applied_ + 1, [this](const etcd::watch_message& m) { return on_message(m); },
+                cfg_.prefix, next_revision(applied_), [this](const etcd::watch_message& m) { return on_message(m); },
                 watch_idle);
             watching_ = false;
             if (stopped_) co_return;
-            if (end.what == etcd::stream_end::stopped && need_read_ && !cancelled_oddly_) continue;
-            cancelled_oddly_ = false;
+            // What the stream could not carry (a message over the line cap, one that does
+            // not parse) would fail again from the same revision: read everything instead.
+            if (end.unreadable) need_read_ = true;
+            if (end.what == etcd::stream_end::stopped && need_read_) {
+                // A compaction or a restore: read again at once, unless this keeps happening
+                // (a member that cancels every watch): then at the back-off's pace.
+                const auto now = std::chrono::steady_clock::now();
+                if (now - last_quick_read_ < std::chrono::seconds{1}) co_await pause(backoff(next_backoff_));
+                last_quick_read_ = now;
+                continue;
+            }
             ++reconnects_;
             note_error("watch on " + to_string(watched_) + " ended: " +
                        (end.error.empty() ? std::string{"the stream ended"} : end.error));
             if (to_string(client_.current()) == to_string(watched_)) client_.rotate();
-            co_await pause(backoff());
+            co_await pause(backoff(next_backoff_));
         } catch (const std::exception& e) {
             // Nothing from etcd should get here; if it does, the follower goes on.
             watching_ = false;
@@ -301,7 +323,7 @@ asio::awaitable<void> etcd_source::follow() {
         }
         if (failed) {
             failed = false;
-            co_await pause(backoff());
+            co_await pause(backoff(next_backoff_));
         }
     }
 }
@@ -316,10 +338,9 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
                 return false;
             }
             watching_ = true;
-            next_backoff_ = std::chrono::milliseconds{100};
             if (!last_error_.empty() && hooks_.log)
                 hooks_.log("etcd: watching " + cfg_.prefix + " again on " + to_string(client_.current()) +
-                           " from revision " + std::to_string(applied_ + 1));
+                           " from revision " + std::to_string(next_revision(applied_)));
             last_error_.clear();
             return true;
         case kind::canceled:
@@ -335,6 +356,7 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
             note_error("watch error: " + m.error);
             return false;
         case kind::progress:
+            next_backoff_ = std::chrono::milliseconds{100};  // a stream that delivers: back-off over
             // Every event up to the header's revision was delivered.
             if (m.revision != 0 && m.revision < applied_) {
                 need_read_ = true;
@@ -345,6 +367,7 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
         case kind::events:
             break;
     }
+    next_backoff_ = std::chrono::milliseconds{100};
     const std::string_view prefix = cfg_.prefix;
     for (const auto& e : m.events) {
         const std::string_view rest = strip(e.item.key, prefix);
@@ -369,7 +392,7 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
             if (e.deleted)
                 instances_.erase(name);
             else
-                instances_[name] = {name, instance_fields(e.item.value), e.item.mod_revision};
+                instances_[name] = {name, parse_instance_doc(e.item.value), e.item.mod_revision};
         }
         applied_ = std::max(applied_, e.item.mod_revision);
     }
@@ -402,33 +425,65 @@ void etcd_source::apply_backends(std::int64_t revision) {
 // --- liveness and registration ---
 
 asio::awaitable<void> etcd_source::probe_loop() {
+    int behind = 0;  // consecutive probes that saw a change the watch has not delivered
     while (!stopped_) {
         co_await pause(probe_every);
-        if (stopped_ || !watching_) continue;
+        if (stopped_ || !watching_) {
+            behind = 0;
+            continue;
+        }
         // Asks the member being watched itself (not the next endpoint: a rotation here would
-        // hide that the watched one is gone), whether it has a leader and where it is.
+        // hide that the watched one is gone) whether it has a leader, where its store is,
+        // and the newest change under the prefix: a watch silently cut (a NAT or conntrack
+        // entry dropped, a stuck gateway) is behind it while the member answers well.
         const std::uint64_t generation = watch_generation_;
         const endpoint at = watched_;
         const json probe{{"key", etcd::base64(cfg_.prefix)},
                          {"range_end", etcd::base64(etcd::prefix_end(cfg_.prefix))},
-                         {"count_only", true}};
+                         {"limit", 1},
+                         {"sort_order", "DESCEND"},
+                         {"sort_target", "MOD"},
+                         {"keys_only", true}};
         etcd::http_request req{"POST", "/v3/kv/range", probe.dump(), client_.headers()};
         const etcd::http_result r = co_await etcd::http_call(io_, at, req, cfg_.timeout);
-        if (stopped_ || !watching_ || generation != watch_generation_) continue;  // a newer watch since
-        std::int64_t revision = 0;
-        bool alive = r.ok() && r.status == 200;
-        if (alive) {
+        if (stopped_ || !watching_ || generation != watch_generation_) {  // a newer watch since
+            behind = 0;
+            continue;
+        }
+        std::int64_t revision = 0, newest = 0;
+        // 401: the token expired, which says nothing of the member's health (the watch
+        // renews it when it has to).
+        bool alive = r.ok() && r.status == 401;
+        if (r.ok() && r.status == 200) {
             const json j = json_nesting_within(r.body, 8) ? json::parse(r.body, nullptr, false) : json{};
             if (j.is_object() && j.contains("header") && j["header"].is_object())
                 revision = etcd::json_int64(j["header"], "revision");
+            if (j.is_object() && j.contains("kvs") && j["kvs"].is_array() && !j["kvs"].empty() &&
+                j["kvs"][0].is_object())
+                newest = etcd::json_int64(j["kvs"][0], "mod_revision");
             alive = revision > 0;
+            if (alive && revision < applied_) {
+                need_read_ = true;  // behind what was applied: etcd restored from a backup
+                note_error("the watched member " + to_string(at) + " is behind the applied revision");
+                if (watcher_) watcher_->cancel();
+                behind = 0;
+                continue;
+            }
         }
-        if (alive && revision >= applied_) continue;
-        if (alive) need_read_ = true;  // behind what was applied: etcd restored from a backup
-        note_error(alive ? "the watched member " + to_string(at) + " is behind the applied revision"
-                         : "the watched member " + to_string(at) + " does not answer with a leader" +
-                               (r.ok() ? "" : ": " + r.error));
-        if (watcher_) watcher_->cancel();
+        if (!alive) {
+            note_error("the watched member " + to_string(at) + " does not answer with a leader" +
+                       (r.ok() ? "" : ": " + r.error));
+            if (watcher_) watcher_->cancel();
+            behind = 0;
+            continue;
+        }
+        behind = newest > applied_ ? behind + 1 : 0;
+        if (behind >= 2) {  // two probes apart: not a change on its way
+            note_error("the watch on " + to_string(at) + " is silent while " + cfg_.prefix + " changed at revision " +
+                       std::to_string(newest));
+            if (watcher_) watcher_->cancel();
+            behind = 0;
+        }
     }
 }
 
@@ -443,7 +498,7 @@ asio::awaitable<void> etcd_source::register_loop() {
             if (stopped_) co_return;
             if (!g.ok()) {
                 note_error("registration: " + g.error);
-                co_await pause(backoff());
+                co_await pause(backoff(next_register_backoff_));
                 continue;
             }
             lease_ = g.value;
@@ -459,7 +514,7 @@ asio::awaitable<void> etcd_source::register_loop() {
                 registration_dirty_ = true;
                 if (p.code == 5) lease_ = 0;  // the lease is gone: a new one
                 note_error("registration: " + p.error);
-                co_await pause(backoff());
+                co_await pause(backoff(next_register_backoff_));
                 continue;
             }
         }
@@ -468,8 +523,15 @@ asio::awaitable<void> etcd_source::register_loop() {
             auto k = co_await client_.lease_keepalive(lease_);
             if (stopped_) co_return;
             if (k.ok() && k.value <= 0) lease_ = 0;  // expired meanwhile: register again
-            if (k.ok()) renewed = std::chrono::steady_clock::now();
+            if (k.ok()) {
+                renewed = std::chrono::steady_clock::now();
+            } else {
+                note_error("registration: keepalive: " + k.error);
+                co_await pause(backoff(next_register_backoff_));
+                continue;
+            }
         }
+        next_register_backoff_ = std::chrono::milliseconds{100};
         co_await pause(std::chrono::milliseconds{200});
     }
 }
@@ -546,7 +608,7 @@ asio::awaitable<etcd_source::write_result> etcd_source::put_backend(
     out.ok = r.ok() && r.value.succeeded;
     out.conflict = r.ok() && !r.value.succeeded;
     out.revision = r.value.revision;
-    out.error = r.ok() ? (out.conflict ? "changed since revision " + std::to_string(*if_unchanged_since) : "")
+    out.error = r.ok() ? (out.conflict ? "changed since revision " + std::to_string(if_unchanged_since.value_or(0)) : "")
                        : r.error;
     co_return out;
 }
@@ -562,7 +624,7 @@ asio::awaitable<etcd_source::write_result> etcd_source::delete_backend(
     out.ok = r.ok() && r.value.succeeded;
     out.conflict = r.ok() && !r.value.succeeded;
     out.revision = r.value.revision;
-    out.error = r.ok() ? (out.conflict ? "changed since revision " + std::to_string(*if_unchanged_since) : "")
+    out.error = r.ok() ? (out.conflict ? "changed since revision " + std::to_string(if_unchanged_since.value_or(0)) : "")
                        : r.error;
     co_return out;
 }

@@ -61,12 +61,17 @@ struct instance_info {
 [[nodiscard]] std::optional<backend_config> parse_backend_doc(const std::string& id, std::string_view doc,
                                                               const health_check_config& defaults,
                                                               std::string& error);
+/// An instance's registration document reduced to its flat known fields of the expected
+/// types (name, zone, fingerprint, membership, version, admin, listen, started: strings;
+/// revision, backends: integers; stale: boolean); {} when it is not a JSON object.
+[[nodiscard]] nlohmann::json parse_instance_doc(std::string_view doc);
 /// The document a backend is written as.
 [[nodiscard]] std::string backend_doc(const backend_config& b);
 
 /// What the registrations say about agreement: the live instances, how many run the same
 /// membership as this one (the same backend keys at the same mod_revisions), and whether
-/// all of those have its placement fingerprint.
+/// all of those have its placement fingerprint and take keys from the same place (the
+/// hash_key rule). Zones are not compared: instances of different zones differ on purpose.
 struct cluster_agreement {
     std::size_t instances = 0;
     std::size_t same_membership = 0;
@@ -75,7 +80,7 @@ struct cluster_agreement {
 
 class etcd_source;
 [[nodiscard]] cluster_agreement agreement(const etcd_source& source, std::string_view my_membership,
-                                         std::string_view my_fingerprint);
+                                         std::string_view my_fingerprint, std::string_view my_key);
 
 class etcd_source {
 public:
@@ -153,7 +158,8 @@ private:
     void apply_backends(std::int64_t revision);
     void save_snapshot();
     bool load_snapshot(std::string& error);
-    std::chrono::milliseconds backoff();
+    // The next pause of a back-off (100 ms doubling to 5 s, +-20%), advancing it.
+    std::chrono::milliseconds backoff(std::chrono::milliseconds& next);
     void note_error(const std::string& e);
 
     asio::io_context& io_;
@@ -174,13 +180,14 @@ private:
     bool stopped_ = false;
     ready_fn ready_;
     std::string last_error_;
-    std::chrono::milliseconds next_backoff_{100};
+    std::chrono::milliseconds next_backoff_{100};           // the follower's
+    std::chrono::milliseconds next_register_backoff_{100};  // the registration's
+    std::chrono::steady_clock::time_point last_quick_read_{};  // a full read right after a cancel
     std::uint64_t reconnects_ = 0;
     std::uint64_t full_reads_ = 0;
     std::int64_t lease_ = 0;
     bool registration_dirty_ = true;
     bool registered_stale_ = false;  // what the registration last said of stale()
-    bool cancelled_oddly_ = false;   // the watch was cancelled, not by a compaction
     std::uint64_t watch_generation_ = 0;
     endpoint watched_;               // the member the current watch is on
     std::vector<std::shared_ptr<asio::steady_timer>> waits_;  // wait_applied and pause timers

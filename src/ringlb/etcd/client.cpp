@@ -400,7 +400,7 @@ asio::awaitable<stream_end> watcher::run(const std::string& prefix, std::int64_t
         },
         client_.options().timeout, idle_timeout);
     if (malformed)
-        end = stream_end{stream_end::failed, end.status, "etcd sent a watch message ringlb cannot read"};
+        end = stream_end{stream_end::failed, end.status, "etcd sent a watch message ringlb cannot read", true};
     co_return end;
 }
 

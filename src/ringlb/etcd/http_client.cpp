@@ -306,7 +306,10 @@ asio::awaitable<stream_end> http_stream::run(const endpoint& at, const http_requ
             end.what = stream_end::finished;
             co_return end;
         }
-        if (pending.size() > max_line) co_return fail("a line from " + to_string(at) + " is over 16 MiB");
+        if (pending.size() > max_line) {
+            end.unreadable = true;
+            co_return fail("a line from " + to_string(at) + " is over 16 MiB");
+        }
         if (cancelled_) co_return fail("cancelled");
     }
 }

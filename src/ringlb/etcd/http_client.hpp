@@ -69,6 +69,7 @@ struct stream_end {
     enum kind : std::uint8_t { stopped, finished, failed } what = failed;
     int status = 0;     ///< the answer's status, once its head came
     std::string error;  ///< for failed
+    bool unreadable = false;  ///< failed on what was sent (a line over the cap, a message not understood)
 };
 
 /// One streamed answer, read line by line (etcd's gateway sends one JSON object per line).

@@ -135,7 +135,9 @@ std::vector<double> routing_snapshot::zone_shares() const {
 
 void routing_snapshot::update_zone_split(steady_clock::time_point now) const {
     if (zones_.empty()) return;
-    const panic_state panic = totals_->panic.load(std::memory_order_relaxed);
+    // Health as it is, whatever the pool-wide panic says: fail-open panic must not count a
+    // zone that is down as healthy (it would pull every key back into it).
+    constexpr panic_state panic = panic_state::none;
     std::vector<double> load(zones_.size(), 0.0);
     double left = 1.0;
     double total = 0;
@@ -337,7 +339,7 @@ std::size_t routing_snapshot::select_keyless(keyless_state& ks, const tried_set&
                     if (const std::size_t i = local[(start + k) % local.size()]; usable(i, tried, now, h2, panic))
                         return i;
             }
-            return pick_two(a, random_local(), ks);
+            return pick_two(a, random_local(), ks, now);
         }
     }
     if (options_.keyless == keyless_policy::round_robin)
@@ -346,18 +348,25 @@ std::size_t routing_snapshot::select_keyless(keyless_state& ks, const tried_set&
     // herd that "always the least loaded" causes when several workers see the same counts.
     const std::size_t a = first_usable(ks.next_random() % n, tried, now, h2, panic);
     if (a == chash::npos) return a;
-    return pick_two(a, first_usable(ks.next_random() % n, tried, now, h2, panic), ks);
+    return pick_two(a, first_usable(ks.next_random() % n, tried, now, h2, panic), ks, now);
 }
 
-std::size_t routing_snapshot::pick_two(std::size_t a, std::size_t b, const keyless_state& ks) const noexcept {
+std::size_t routing_snapshot::pick_two(std::size_t a, std::size_t b, const keyless_state& ks,
+                                       steady_clock::time_point now) const noexcept {
     if (b == chash::npos || b == a) return a;
     const backend_state& sa = *backends_[a].state;
     const backend_state& sb = *backends_[b].state;
     if (options_.keyless == keyless_policy::peak_ewma) {
-        // Predicted response time (this worker's peak-EWMA) times the work queued there,
-        // per unit of weight. A backend never measured costs 0: it gets tried, and measured.
+        // Predicted response time (this worker's peak-EWMA, decayed to now as Finagle's is
+        // when read, so a backend once slow and not picked since is tried again) times the
+        // work queued there, per unit of weight. A backend never measured costs 0: it gets
+        // tried, and measured.
+        const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
         const auto cost = [&](const backend_state& st, std::uint32_t weight) {
-            const double predicted = static_cast<double>(st.shard(ks.worker).predicted_ns.get());
+            const metrics::backend_shard& sh = st.shard(ks.worker);
+            const auto at = static_cast<std::int64_t>(sh.predicted_at_ns.get());
+            const double age = static_cast<double>(std::max<std::int64_t>(0, now_ns - at));
+            const double predicted = static_cast<double>(sh.predicted_ns.get()) * std::exp(-age / ewma_decay_ns);
             return predicted * static_cast<double>(st.in_flight() + 1) / static_cast<double>(std::max(1u, weight));
         };
         return cost(sb, backends_[b].weight) < cost(sa, backends_[a].weight) ? b : a;

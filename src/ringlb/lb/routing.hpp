@@ -95,6 +95,9 @@ struct backend {
 /// prediction at once, faster ones lower it gradually. One worker's view of one backend,
 /// kept in its metric shard (single writer).
 inline constexpr double ewma_decay_ns = 10e9;
+/// What a failed attempt counts as (Finagle penalises failures the same way): a backend
+/// that resets or times out must not look fast because it never answered.
+inline constexpr std::uint64_t ewma_failure_penalty_ns = 1'000'000'000;
 void observe_response_time(metrics::backend_shard& shard, std::int64_t now_ns, std::uint64_t rtt_ns) noexcept;
 
 /// Backends a request has already tried (failover never returns to them). Fixed capacity:
@@ -239,7 +242,8 @@ private:
     load_view load_over(std::span<const std::size_t> zone, steady_clock::time_point now,
                         panic_state panic) const noexcept;
     std::size_t select_zoned(std::uint64_t key_hash, const tried_set& tried, steady_clock::time_point now) const noexcept;
-    std::size_t pick_two(std::size_t a, std::size_t b, const keyless_state& ks) const noexcept;
+    std::size_t pick_two(std::size_t a, std::size_t b, const keyless_state& ks,
+                         steady_clock::time_point now) const noexcept;
     void adopt_states(const routing_snapshot* previous);
     void build_zones(std::string& error);
 

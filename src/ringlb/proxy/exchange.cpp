@@ -279,6 +279,12 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
             metrics::backend_shard& m = routing.backends()[chosen_].state->shard(worker_.index());
             m.failures.add();
             if (d.what == action::next_backend) m.failovers.add();
+            if (routing.options().keyless == keyless_policy::peak_ewma)
+                observe_response_time(m,
+                                      std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          steady_clock::now().time_since_epoch())
+                                          .count(),
+                                      ewma_failure_penalty_ns);
         }
         if (d.mark_down && chosen_ != chash::npos)
             routing.backends()[chosen_].state->record_failure(steady_clock::now());
