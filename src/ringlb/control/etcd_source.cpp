@@ -600,23 +600,18 @@ bool etcd_source::load_snapshot(std::string& error) {
 asio::awaitable<etcd_source::write_result> etcd_source::put_backend(
     const backend_config& b, std::optional<std::int64_t> if_unchanged_since) {
     const std::string key = cfg_.prefix + "backends/" + b.id;
-    json txn{{"success", json::array({etcd::op_put(key, backend_doc(b))})}};
-    if (if_unchanged_since)
-        txn["compare"] = json::array({etcd::compare_mod_revision(key, "LESS", next_revision(*if_unchanged_since))});
-    auto r = co_await client_.txn(std::move(txn));
-    write_result out;
-    out.ok = r.ok() && r.value.succeeded;
-    out.conflict = r.ok() && !r.value.succeeded;
-    out.revision = r.value.revision;
-    out.error = r.ok() ? (out.conflict ? "changed since revision " + std::to_string(if_unchanged_since.value_or(0)) : "")
-                       : r.error;
-    co_return out;
+    return write_key(key, etcd::op_put(key, backend_doc(b)), if_unchanged_since);
 }
 
 asio::awaitable<etcd_source::write_result> etcd_source::delete_backend(
     const std::string& id, std::optional<std::int64_t> if_unchanged_since) {
     const std::string key = cfg_.prefix + "backends/" + id;
-    json txn{{"success", json::array({etcd::op_delete(key)})}};
+    return write_key(key, etcd::op_delete(key), if_unchanged_since);
+}
+
+asio::awaitable<etcd_source::write_result> etcd_source::write_key(std::string key, json op,
+                                                                  std::optional<std::int64_t> if_unchanged_since) {
+    json txn{{"success", json::array({std::move(op)})}};
     if (if_unchanged_since)
         txn["compare"] = json::array({etcd::compare_mod_revision(key, "LESS", next_revision(*if_unchanged_since))});
     auto r = co_await client_.txn(std::move(txn));

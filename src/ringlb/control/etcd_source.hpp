@@ -149,6 +149,10 @@ public:
     [[nodiscard]] asio::awaitable<bool> wait_applied(std::int64_t revision, std::chrono::milliseconds limit);
 
 private:
+    // One key written (put or delete) as a transaction, compared on its mod_revision when
+    // if_unchanged_since is set. `key` by value: the caller's frame may be gone.
+    asio::awaitable<write_result> write_key(std::string key, nlohmann::json op,
+                                            std::optional<std::int64_t> if_unchanged_since);
     asio::awaitable<void> follow();
     asio::awaitable<bool> read_all();
     asio::awaitable<void> probe_loop();
