@@ -35,6 +35,9 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
     out.sample("ringlb_connections_accepted_total", {}, p.accepted);
     out.family("ringlb_connections_open", "gauge", "Client connections open now.");
     out.sample("ringlb_connections_open", {}, p.open);
+    out.family("ringlb_connections_parked", "gauge",
+               "Client connections open now that are parked: idle, held without a session.");
+    out.sample("ringlb_connections_parked", {}, p.parked);
     out.family(
         "ringlb_accept_pauses_total", "counter",
         "Times accepting paused because limits.max_connections was reached (clients wait in the backlog).");

@@ -37,6 +37,7 @@ struct backend_totals {
 struct proxy_totals {
     std::uint64_t accepted = 0;
     std::uint64_t open = 0;
+    std::uint64_t parked = 0;
     std::uint64_t accept_pauses = 0;
     std::uint64_t requests = 0;
     std::array<std::uint64_t, metrics::own_statuses.size()> own_answers{};
@@ -70,6 +71,7 @@ struct proxy_totals {
     for (const metrics::proxy_shard* p : shards) {
         t.accepted += p->accepted.get();
         t.open += p->open.get();
+        t.parked += p->parked.get();
         t.accept_pauses += p->accept_pauses.get();
         t.requests += p->requests.get();
         for (std::size_t i = 0; i < t.own_answers.size(); ++i) t.own_answers[i] += p->own_answers[i].get();

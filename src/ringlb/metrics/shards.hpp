@@ -50,6 +50,7 @@ inline constexpr std::array<int, 9> own_statuses{400, 408, 413, 414, 431, 500, 5
 struct alignas(64) proxy_shard {
     counter accepted;       ///< client connections accepted
     counter open;           ///< client connections open now (a gauge)
+    counter parked;         ///< ...of which parked, idle without a session (a gauge)
     counter accept_pauses;  ///< times accepting paused at limits.max_connections
     counter requests;       ///< requests answered (by a backend or by ringlb), any status
     std::array<counter, own_statuses.size()> own_answers;  ///< ringlb's own answers by status

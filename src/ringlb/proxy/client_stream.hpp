@@ -63,6 +63,10 @@ public:
         socket_.close(ignored);
     }
 
+    /// The TCP socket, when nothing else holds state for the connection (parking takes its
+    /// descriptor: parking_lot.hpp). A TLS stream will answer nullptr.
+    [[nodiscard]] asio::ip::tcp::socket* plain_socket() noexcept { return &socket_; }
+
     /// The client's address as text (empty when it could not be read).
     [[nodiscard]] std::string_view peer_ip() const noexcept { return {ip_, ip_len_}; }
     /// The scheme the client used, for X-Forwarded-Proto.

@@ -97,11 +97,26 @@ asio::awaitable<void> session::run() {
             release_buffers();
             idle_ = true;
             if (worker_.draining()) break;
-            wd_.arm(watchdog::phase::idle, worker_.current()->b->settings.timeouts.idle);
-            const std::size_t n = co_await client_.async_read_some(asio::buffer(first_bytes_), use_ec(ec));
+            // A connection still idle after park_after leaves the session for the worker's
+            // parking lot (parking_lot.hpp), which holds it for the rest of the idle timeout
+            // at a fraction of the cost. If the lot cannot take it, the session waits on.
+            const std::chrono::milliseconds idle = worker_.current()->b->settings.timeouts.idle;
+            bool may_park = idle > parking_lot::park_after && client_.plain_socket() != nullptr;
+            std::chrono::milliseconds left = idle;
+            std::size_t n = 0;
+            for (;;) {
+                wd_.arm(may_park ? watchdog::phase::park : watchdog::phase::idle,
+                        may_park ? parking_lot::park_after : left);
+                n = co_await client_.async_read_some(asio::buffer(first_bytes_), use_ec(ec));
+                if (!ec || wd_.timed_out() != watchdog::phase::park) break;
+                left = idle - parking_lot::park_after;
+                if (worker_.park(*client_.plain_socket(), left)) break;
+                may_park = false;
+            }
             idle_ = false;
             // A drain cancels this read; but bytes that arrived before it are a request in
             // flight: it is served, with Connection: close (serve_one sees draining()).
+            // Parked, the socket is closed here and its descriptor lives on in the lot.
             if (ec) break;
             in_ = worker_.buffers().take();
             assert(n <= in_->writable().size());  // pooled buffers are >= 16 KiB (worker.cpp)

@@ -42,7 +42,7 @@ namespace ringlb {
 
 class watchdog {
 public:
-    enum class phase : std::uint8_t { none, idle, client_head, client_io, connect, backend };
+    enum class phase : std::uint8_t { none, idle, park, client_head, client_io, connect, backend };
 
     /// A backend socket's registration: the watchdog may cancel it while this lives.
     class watch {

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 namespace ringlb {
 
 namespace {
@@ -52,7 +54,9 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const bund
       retry_timer_{io_},
       sweep_timer_{io_},
       grace_timer_{io_},
-      log_timer_{io_} {
+      log_timer_{io_},
+      lot_{io_, {.resume = [this](int fd, bool v6) { resume(fd, v6); },
+                 .closed = [this] { connections_changed(); }}} {
     keyless_.rng = chash::mix64(static_cast<std::uint64_t>(index) + 1);  // never 0 (xorshift's fixed point)
     keyless_.cursor = index;  // workers start round-robin at different backends
     keyless_.worker = index;  // its own latency view (peak-ewma)
@@ -64,6 +68,32 @@ worker::~worker() {
     draining_ = true;
     finished_ = true;
     upstreams_.clear();
+}
+
+bool worker::park(asio::ip::tcp::socket& s, steady_clock::duration idle_left) {
+    if (draining_) return false;
+    if (!lot_.park(s, steady_clock::now() + idle_left)) return false;
+    metrics_.parked.set(lot_.size());
+    return true;
+}
+
+void worker::resume(int fd, bool v6) noexcept {
+    // The connection's next request (or its close) arrived: a session serves it again. The
+    // lot has already counted it out, the new session counts it in.
+    asio::ip::tcp::socket s{io_};
+    asio::error_code ec;
+    s.assign(v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        connections_changed();
+        return;
+    }
+    try {
+        std::make_shared<session>(*this, std::move(s))->start();
+    } catch (const std::bad_alloc&) {
+        connections_changed();  // the socket closed with the failed session
+    }
+    metrics_.parked.set(lot_.size());
 }
 
 void worker::listen(const asio::ip::tcp::endpoint& at) {
@@ -90,7 +120,7 @@ void worker::publish(std::shared_ptr<const bundle> b) {
         applied_generation_.store(b->generation, std::memory_order_relaxed);
         current_ = std::make_shared<const local_bundle>(local_bundle{std::move(b)});
         // max_connections may have changed.
-        if (accept_paused_ && session_count_ < connection_limit()) {
+        if (accept_paused_ && connections() < connection_limit()) {
             accept_paused_ = false;
             accept_next();
         }
@@ -113,18 +143,20 @@ void worker::drain(steady_clock::duration grace) {
         grace_timer_.async_wait([this](const asio::error_code& e) {
             if (!e) io_.stop();  // grace period over: in-flight requests are cut
         });
+        lot_.close_all();  // idle: closed now, as idle sessions are
         finish_if_drained();
     });
 }
 
 void worker::finish_if_drained() {
-    if (!draining_ || session_count_ != 0 || finished_) return;
+    if (!draining_ || connections() != 0 || finished_) return;
     finished_ = true;
     grace_timer_.cancel();
     sweep_timer_.cancel();
     log_timer_.cancel();
     log_.flush();
     upstreams_.clear();
+    lot_.stop();
 }
 
 std::size_t worker::connection_limit() const noexcept {
@@ -139,7 +171,7 @@ void worker::start_accepting() {
 
 void worker::accept_next() {
     if (draining_) return;
-    if (session_count_ >= connection_limit()) {
+    if (connections() >= connection_limit()) {
         // Stop accepting: new clients wait in the kernel backlog until a session ends.
         accept_paused_ = true;
         metrics_.accept_pauses.add();
@@ -173,7 +205,7 @@ void worker::session_opened(session* s) noexcept {
     if (sessions_ != nullptr) sessions_->prev = s;
     sessions_ = s;
     ++session_count_;
-    metrics_.open.set(session_count_);
+    metrics_.open.set(connections());
 }
 
 void worker::session_closed(session* s) noexcept {
@@ -183,8 +215,13 @@ void worker::session_closed(session* s) noexcept {
         sessions_ = s->next;
     if (s->next != nullptr) s->next->prev = s->prev;
     --session_count_;
-    metrics_.open.set(session_count_);
-    if (accept_paused_ && session_count_ < connection_limit()) {
+    connections_changed();
+}
+
+void worker::connections_changed() noexcept {
+    metrics_.open.set(connections());
+    metrics_.parked.set(lot_.size());
+    if (accept_paused_ && connections() < connection_limit()) {
         accept_paused_ = false;
         accept_next();
     }

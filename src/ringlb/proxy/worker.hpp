@@ -21,6 +21,7 @@
 #include "ringlb/metrics/shards.hpp"
 #include "ringlb/proxy/access_log.hpp"
 #include "ringlb/proxy/bundle.hpp"
+#include "ringlb/proxy/parking_lot.hpp"
 #include "ringlb/proxy/upstream.hpp"
 
 #include <asio/io_context.hpp>
@@ -81,8 +82,11 @@ public:
     [[nodiscard]] upstream_pool& upstreams() noexcept { return upstreams_; }
     [[nodiscard]] keyless_state& keyless() noexcept { return keyless_; }
     [[nodiscard]] bool draining() const noexcept { return draining_; }
-    /// Open client connections (sessions) on this worker.
-    [[nodiscard]] std::size_t session_count() const noexcept { return session_count_; }
+    /// Open client connections on this worker: served by a session or parked.
+    [[nodiscard]] std::size_t connections() const noexcept { return session_count_ + lot_.size(); }
+    /// Hands an idle connection's socket to the parking lot (parking_lot.hpp), to be closed
+    /// after `idle_left` unless a request comes. False: the session keeps it.
+    bool park(asio::ip::tcp::socket& s, steady_clock::duration idle_left);
     /// Records an access-log entry (no-op when the log is off).
     void log(const access_entry& e);
     [[nodiscard]] bool logging() const noexcept { return log_.enabled(); }
@@ -96,6 +100,8 @@ private:
     [[nodiscard]] std::size_t connection_limit() const noexcept;
     void arm_sweep();
     void finish_if_drained();
+    void resume(int fd, bool v6) noexcept;
+    void connections_changed() noexcept;
 
     // Declaration order is destruction order in reverse: sockets and timers go first,
     // then the io_context (destroying suspended sessions, which return buffers to the pools
@@ -123,6 +129,7 @@ private:
     asio::steady_timer sweep_timer_;  // backend pool expiry
     asio::steady_timer grace_timer_;  // shutdown deadline
     asio::steady_timer log_timer_;    // access log flush
+    parking_lot lot_;                 // idle connections without a session
 };
 
 }  // namespace ringlb
