@@ -112,14 +112,18 @@ def toml_value(v):
 
 
 def render_config(port, backends, routing=None, timeouts=None, limits=None, health=None, states=None,
-                  admin=None, membership=None, server_zone="", zones=None, access="off", workers=2):
+                  admin=None, membership=None, server_zone="", zones=None, access="off", workers=2,
+                  server=None):
     """A config for `serve`. `health` holds [health] keys; `states` maps a backend id to its
     operator state ("drain", "maintenance"); `admin` holds [admin] keys (without it the
     admin listener is off, so tests never contend for its default port); `membership` holds
-    [membership] keys; `zones` maps a backend id to its zone."""
+    [membership] keys; `zones` maps a backend id to its zone; `server` holds further [server]
+    keys."""
     lines = ["[server]", f'listen = "127.0.0.1:{port}"', f"workers = {workers}"]
     if server_zone:
         lines.append(f'zone = "{server_zone}"')
+    for k, v in (server or {}).items():
+        lines.append(f"{k} = {toml_value(v)}")
     lines.append("[routing]")
     for k, v in (routing or {}).items():
         lines.append(f"{k} = {toml_value(v)}")

@@ -4,24 +4,28 @@
 // the bytes were split into reads (fuzz::same_verdicts) (a parser whose verdict depends on packet boundaries
 // is a smuggling bug); every header view lies inside its message; the head ringlb rewrites for the backend
 // parses again, whole, with the same method and version, no hop-by-hop header, one X-Forwarded-For and one
-// X-Forwarded-Proto, and the body framing unchanged; the checks and key extraction run on whatever parsed.
+// X-Forwarded-Proto, and the body framing unchanged; a request that may switch to a WebSocket tunnel is
+// rewritten with exactly its Upgrade value and Connection: upgrade; the checks and key extraction run on
+// whatever parsed.
 #include "http_fuzz.hpp"
 
 #include "ringlb/common/text.hpp"
 #include "ringlb/http/forward.hpp"
 #include "ringlb/http/key.hpp"
+#include "ringlb/http/upgrade.hpp"
 #include "ringlb/proxy/request_head.hpp"
 
 #include <string>
+#include <vector>
 
 namespace {
 
 using ringlb::header_id;
 using ringlb::http_parser;
 
-void check_rewritten(const http_parser& req) {
+void check_rewritten(const http_parser& req, std::string_view upgrade) {
     std::string out;
-    ringlb::build_backend_request(req, "192.0.2.1", "http", out);
+    ringlb::build_backend_request(req, "192.0.2.1", "http", out, {}, upgrade);
     http_parser again{http_parser::type::request};
     const auto r = again.feed(out.data(), out.size());
     FUZZ_CHECK(r.what == http_parser::event::head_complete);
@@ -30,16 +34,18 @@ void check_rewritten(const http_parser& req) {
     FUZZ_CHECK(again.version_minor() == req.version_minor());
     FUZZ_CHECK(again.chunked() == req.chunked());
     FUZZ_CHECK(again.content_length() == req.content_length());
-    std::size_t xff = 0, xfp = 0;
+    std::size_t xff = 0, xfp = 0, upgrades = 0;
     for (std::size_t i = 0; i < again.header_count(); ++i) {
         const auto& h = again.header(i);
-        FUZZ_CHECK(h.id != header_id::keep_alive && h.id != header_id::te && h.id != header_id::upgrade &&
-                   h.id != header_id::proxy_prefixed && h.id != header_id::expect);
-        if (h.id == header_id::connection) FUZZ_CHECK(ringlb::iequals(h.value, "keep-alive"));
+        FUZZ_CHECK(h.id != header_id::keep_alive && h.id != header_id::te && h.id != header_id::proxy_prefixed &&
+                   h.id != header_id::expect);
+        if (h.id == header_id::upgrade) FUZZ_CHECK(!upgrade.empty() && h.value == upgrade && ++upgrades == 1);
+        if (h.id == header_id::connection)
+            FUZZ_CHECK(ringlb::iequals(h.value, upgrade.empty() ? "keep-alive" : "upgrade"));
         xff += h.id == header_id::x_forwarded_for;
         xfp += h.id == header_id::x_forwarded_proto;
     }
-    FUZZ_CHECK(xff == 1 && xfp == 1);
+    FUZZ_CHECK(xff == 1 && xfp == 1 && upgrades == (upgrade.empty() ? 0u : 1u));
 }
 
 void on_head(http_parser& req, std::string_view head) {
@@ -61,9 +67,12 @@ void on_head(http_parser& req, std::string_view head) {
         if (key) FUZZ_CHECK(!key->empty() && (inside(*key, ip) || *key == "/"));
     }
     (void)ringlb::target_path(req.target());
-    // ringlb adds up to three lines (Host, X-Forwarded-For, X-Forwarded-Proto): past the
-    // parser's own line limit the re-parse would refuse the count, not the bytes.
-    if (req.version_major() == 1 && req.header_count() + 3 <= http_parser::max_headers) check_rewritten(req);
+    // ringlb adds up to five lines (Host, X-Forwarded-For, X-Forwarded-Proto, Upgrade,
+    // Connection): past the parser's own line limit the re-parse would refuse the count.
+    static const std::vector<std::string> allowed{"websocket", "foo"};
+    const std::string_view upgrade = ringlb::tunnel_upgrade(req, allowed);
+    if (req.version_major() == 1 && req.header_count() + 5 <= http_parser::max_headers)
+        check_rewritten(req, upgrade);
 }
 
 }  // namespace

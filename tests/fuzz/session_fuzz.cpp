@@ -10,7 +10,8 @@
 // period ran out does. After the script the client half-closes and the session must end
 // within a bounded time. Oracles: AddressSanitizer and UndefinedBehaviorSanitizer catch
 // memory errors, LeakSanitizer what an input leaves behind; what the client received must
-// parse as a stream of whole responses (a truncated last one allowed), no more of them than
+// parse as a stream of whole responses (a truncated last one allowed; after a 101, the
+// tunnel's bytes are not looked at), no more of them than
 // the complete requests it sent plus one (ringlb's own answer to a bad or unfinished one):
 // a byte of one exchange that reached the client outside its response breaks that; and
 // every descriptor an input opened is closed when it is over.
@@ -47,7 +48,7 @@ using namespace ringlb;
 using asio::ip::tcp;
 using std::chrono::milliseconds;
 
-constexpr std::array<std::string_view, 10> client_canned{
+constexpr std::array<std::string_view, 11> client_canned{
     "GET / HTTP/1.1\r\nHost: a\r\nX-User-Id: u1\r\n\r\n",
     "POST / HTTP/1.1\r\nHost: a\r\nX-User-Id: u1\r\nTransfer-Encoding: chunked\r\n\r\n",
     "POST / HTTP/1.1\r\nHost: a\r\nX-User-Id: u2\r\nContent-Length: 10\r\n\r\n",
@@ -58,9 +59,10 @@ constexpr std::array<std::string_view, 10> client_canned{
     "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     "ZZ\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: a\r\nX-User-Id: u3\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
 };
 
-constexpr std::array<std::string_view, 12> backend_canned{
+constexpr std::array<std::string_view, 13> backend_canned{
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
     "3\r\nabc\r\n0\r\n\r\n",
@@ -68,6 +70,7 @@ constexpr std::array<std::string_view, 12> backend_canned{
     "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
     "HTTP/1.1 100 Continue\r\n\r\n",
     "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x02hi",
     "HTTP/1.1 200 OK\r\n\r\n",
     "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
     "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
@@ -224,6 +227,7 @@ void check_received(std::string_view got, const std::vector<bool>& heads) {
             r = p.feed(got.data() + start, got.size() - start);
         }
         pos = start + r.consumed;
+        if (p.status() == 101) return;  // a tunnel: the rest is the backend's, not HTTP
         const bool interim = p.status() >= 100 && p.status() < 200;
         if (!interim && ++finals > heads.size() + 1) fail("more responses than requests", start, "");
         if (p.body_until_eof()) return;  // the rest is its body
@@ -256,6 +260,7 @@ struct world {
         cfg->timeouts.backend_response = milliseconds{10};
         cfg->timeouts.idle = milliseconds{5};
         cfg->timeouts.linger = milliseconds{5};
+        cfg->timeouts.tunnel = milliseconds{10};
         cfg->timeouts.shutdown_grace = milliseconds{0};
         cfg->limits.max_header_bytes = 1024;
         cfg->limits.max_body_bytes = 4096;

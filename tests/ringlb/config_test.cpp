@@ -431,6 +431,30 @@ TEST(config, zones_and_peak_ewma) {
               "routing.zone_order: each is a zone name of 1..64 letters, digits and - _ .");
 }
 
+TEST(config, upgrade_protocols_and_the_tunnel_timeout) {
+    const auto defaults = parse(one_backend);
+    ASSERT_TRUE(defaults.value) << all_errors(defaults);
+    EXPECT_EQ(defaults.value->server.upgrade, (std::vector<std::string>{"websocket"}));
+    EXPECT_EQ(defaults.value->timeouts.tunnel, std::chrono::hours{1});
+
+    const auto r = parse(std::string{"[server]\nupgrade = [\"websocket\", \"my-proto\"]\n[timeouts]\ntunnel = \"5m\"\n"} +
+                         one_backend);
+    ASSERT_TRUE(r.value) << all_errors(r);
+    EXPECT_EQ(r.value->server.upgrade, (std::vector<std::string>{"websocket", "my-proto"}));
+    EXPECT_EQ(r.value->timeouts.tunnel, std::chrono::minutes{5});
+    const auto off = parse(std::string{"[server]\nupgrade = []\n"} + one_backend);
+    ASSERT_TRUE(off.value) << all_errors(off);
+    EXPECT_TRUE(off.value->server.upgrade.empty());
+
+    EXPECT_EQ(only_error(std::string{"[server]\nupgrade = \"websocket\"\n"} + one_backend).message,
+              "server.upgrade must be a list of protocol names, e.g. [\"websocket\"], or []");
+    EXPECT_EQ(only_error(std::string{"[server]\nupgrade = [\"web socket\"]\n"} + one_backend).message,
+              "server.upgrade: each is a protocol name (a token of 1..64 characters)");
+    EXPECT_EQ(only_error(std::string{"[server]\nupgrade = [\"H2C\"]\n"} + one_backend).message,
+              "server.upgrade: \"h2c\" is HTTP/2, which ringlb does not speak");
+    EXPECT_EQ(only_error(std::string{"[timeouts]\ntunnel = \"0s\"\n"} + one_backend).line, 2u);
+}
+
 TEST(config_values, endpoints) {
     EXPECT_EQ(parse_endpoint("127.0.0.1:80"), (endpoint{"127.0.0.1", 80}));
     EXPECT_EQ(parse_endpoint("[2001:db8::1]:443"), (endpoint{"2001:db8::1", 443}));

@@ -166,3 +166,32 @@ TEST(Routing, KeylessLeastLoadedAvoidsTheBusyBackend) {
 }
 
 }  // namespace
+
+namespace {
+
+// Where a key's tunnels belong: its owner while in service; the next candidate once the
+// owner drains or fails its checks; never moved by passive back-off or by load.
+TEST(Routing, SettledOwnerFollowsStatesNotLoadOrBackOff) {
+    auto snap = build(3, 1.25);
+    ASSERT_TRUE(snap);
+    const auto now = ringlb::steady_clock::now();
+    const std::uint64_t h = snap->hash_key("alice");
+    const std::size_t owner = snap->owner(h);
+    EXPECT_EQ(snap->settled_owner(h, now), owner);
+
+    ringlb::backend_state& st = *snap->backends()[owner].state;
+    st.record_failure(now);                                // a passive back-off
+    for (int i = 0; i < 50; ++i) st.begin_request();       // far over the bounded-load cap
+    EXPECT_NE(snap->select(h, {}, now), owner);            // requests go elsewhere meanwhile...
+    EXPECT_EQ(snap->settled_owner(h, now), owner);         // ...its tunnels stay
+    for (int i = 0; i < 50; ++i) st.end_request();
+
+    st.set_mode(ringlb::backend_mode::draining, now, {});
+    const std::size_t next = snap->settled_owner(h, now);
+    EXPECT_NE(next, owner);
+    EXPECT_NE(next, chash::npos);
+    st.set_mode(ringlb::backend_mode::up, now, {});
+    EXPECT_EQ(snap->settled_owner(h, now), owner);
+}
+
+}  // namespace

@@ -53,6 +53,13 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
     out.family("ringlb_client_aborts_total", "counter",
                "Requests whose client left before the answer was whole.");
     out.sample("ringlb_client_aborts_total", {}, p.client_aborts);
+    out.family("ringlb_tunnels_open", "gauge", "Upgrade tunnels (WebSocket...) open now.");
+    out.sample("ringlb_tunnels_open", {}, p.tunnels);
+    out.family("ringlb_tunnels_total", "counter", "Upgrade tunnels opened: 101 answers relayed.");
+    out.sample("ringlb_tunnels_total", {}, p.tunnels_opened);
+    out.family("ringlb_tunnels_moved_total", "counter",
+               "Tunnels closed because their key moved to another backend (spread over routing.tunnel_handover).");
+    out.sample("ringlb_tunnels_moved_total", {}, p.tunnels_moved);
 
     // --- per backend ---
     std::vector<backend_totals> totals;

@@ -42,6 +42,9 @@ struct proxy_totals {
     std::uint64_t requests = 0;
     std::array<std::uint64_t, metrics::own_statuses.size()> own_answers{};
     std::uint64_t client_aborts = 0;
+    std::uint64_t tunnels = 0;
+    std::uint64_t tunnels_opened = 0;
+    std::uint64_t tunnels_moved = 0;
 };
 
 [[nodiscard]] inline backend_totals sum(const backend_state& s) {
@@ -76,6 +79,9 @@ struct proxy_totals {
         t.requests += p->requests.get();
         for (std::size_t i = 0; i < t.own_answers.size(); ++i) t.own_answers[i] += p->own_answers[i].get();
         t.client_aborts += p->client_aborts.get();
+        t.tunnels += p->tunnels.get();
+        t.tunnels_opened += p->tunnels_opened.get();
+        t.tunnels_moved += p->tunnels_moved.get();
     }
     return t;
 }

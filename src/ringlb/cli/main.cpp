@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
         "Requests carrying the same key (header, cookie, query parameter, path or client IP)\n"
         "reach the same backend; adding or removing a backend moves only its own keys.",
         "ringlb"};
-    app.set_version_flag("--version", std::string{"ringlb "} + RINGLB_VERSION, "Print the version and exit");
+    app.set_version_flag("--version", std::string{"ringlb "} + RINGLB_VERSION + " (allocator: " RINGLB_ALLOCATOR ")",
+                         "Print the version and exit");
     app.footer(footer);
     app.require_subcommand(1);
     app.fallthrough(false);

@@ -45,13 +45,13 @@ constexpr std::size_t ketama_points_per_server = 160;
 using keys = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 9> top_keys{"server", "routing", "timeouts",   "limits",  "health",
                                                    "admin",  "log",     "membership", "backends"};
-constexpr std::array<std::string_view, 3> server_keys{"listen", "workers", "zone"};
-constexpr std::array<std::string_view, 12> routing_keys{
-    "algorithm",  "hash_key",     "vnodes",     "balance_factor",        "retries",
-    "keyless",    "slow_start",   "drain_window", "previous_owner_header", "previous_owner_window",
-    "zone_order", "overprovision"};
-constexpr std::array<std::string_view, 7> timeouts_keys{
-    "connect", "client_header", "backend_response", "idle", "linger", "shutdown_grace", "resolve"};
+constexpr std::array<std::string_view, 4> server_keys{"listen", "workers", "zone", "upgrade"};
+constexpr std::array<std::string_view, 13> routing_keys{
+    "algorithm",  "hash_key",      "vnodes",         "balance_factor",        "retries",
+    "keyless",    "slow_start",    "drain_window",   "previous_owner_header", "previous_owner_window",
+    "zone_order", "overprovision", "tunnel_handover"};
+constexpr std::array<std::string_view, 8> timeouts_keys{
+    "connect", "client_header", "backend_response", "idle", "linger", "shutdown_grace", "resolve", "tunnel"};
 constexpr std::array<std::string_view, 4> limits_keys{"max_header_bytes", "max_body_bytes", "max_connections",
                                                       "idle_backend_connections"};
 // A backend's own `health` table takes the check keys; the panic keys are pool-wide.
@@ -425,6 +425,25 @@ private:
             else
                 cfg_.server.zone = *z;
         }
+        if (const toml::node* n = t.get("upgrade")) {
+            const toml::array* list = n->as_array();
+            if (list == nullptr) {
+                error(n->source(), "server.upgrade must be a list of protocol names, e.g. [\"websocket\"], or []");
+            } else {
+                cfg_.server.upgrade.clear();
+                for (const toml::node& p : *list) {
+                    const auto name = p.value<std::string>();
+                    // RFC 9110 7.8: protocol-name is a token; "h2c" is not a tunnel ringlb can carry.
+                    if (!name || !is_token(*name) || name->size() > 64) {
+                        error(p.source(), "server.upgrade: each is a protocol name (a token of 1..64 characters)");
+                    } else if (iequals(*name, "h2c")) {
+                        error(p.source(), "server.upgrade: \"h2c\" is HTTP/2, which ringlb does not speak");
+                    } else {
+                        cfg_.server.upgrade.push_back(*name);
+                    }
+                }
+            }
+        }
     }
 
     void read_membership(const toml::table& t) {
@@ -524,6 +543,7 @@ private:
         read_duration(t, "drain_window", "routing.drain_window", duration{0}, cfg_.routing.drain_window);
         read_duration(t, "previous_owner_window", "routing.previous_owner_window", duration{0},
                       cfg_.routing.previous_owner_window);
+        read_duration(t, "tunnel_handover", "routing.tunnel_handover", duration{0}, cfg_.routing.tunnel_handover);
         if (const std::string* h = read_string(t, "previous_owner_header", "routing.previous_owner_header")) {
             // Never a header that frames, routes or means something else to the message (the
             // ones http/parser.hpp's header_id names, and Trailer): the proxy adds this one
@@ -580,6 +600,7 @@ private:
         read_duration(t, "shutdown_grace", "timeouts.shutdown_grace", duration{0},
                       cfg_.timeouts.shutdown_grace);
         read_duration(t, "resolve", "timeouts.resolve", one_ms, cfg_.timeouts.resolve);
+        read_duration(t, "tunnel", "timeouts.tunnel", one_ms, cfg_.timeouts.tunnel);
     }
 
     void read_limits(const toml::table& t) {

@@ -37,6 +37,11 @@ struct server_config {
     endpoint listen{"127.0.0.1", 8080};
     unsigned workers = 0;  ///< 0 = one per CPU core
     std::string zone;      ///< this instance's zone; empty = none (one pool for all)
+    /// Protocols a request may switch the connection to with Upgrade (compared without
+    /// case); a request offering another one is forwarded without its Upgrade header.
+    std::vector<std::string> upgrade = default_upgrade();
+
+    static std::vector<std::string> default_upgrade() { return {"websocket"}; }
 };
 /// The worker threads `serve` runs: `workers`, or one per CPU core when 0.
 [[nodiscard]] unsigned worker_count(const server_config& s) noexcept;
@@ -54,6 +59,7 @@ struct routing_config {
     double overprovision = 1.4;           ///< a zone keeps its keys while 1/overprovision of it is healthy
     std::string previous_owner_header;  ///< names the key's previous owner; empty = off
     duration previous_owner_window{60000};  ///< how long after a change the header is sent
+    duration tunnel_handover{10000};        ///< tunnels of a key that moved close over this window
 };
 
 /// An active health check (the [health] defaults, or a backend's own `health` table).
@@ -105,6 +111,7 @@ struct timeouts_config {
     duration linger{2000};  ///< reading off unread input after an error, before close
     duration shutdown_grace{10000};
     duration resolve{5000};  ///< a backend name that takes longer to resolve failed
+    duration tunnel{3600000};  ///< an Upgrade tunnel with no byte either way is closed
 };
 
 struct limits_config {

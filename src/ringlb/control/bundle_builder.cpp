@@ -52,7 +52,8 @@ proxy_settings make_settings(const config& cfg) {
                   .client_header = cfg.timeouts.client_header,
                   .backend_response = cfg.timeouts.backend_response,
                   .idle = cfg.timeouts.idle,
-                  .linger = cfg.timeouts.linger};
+                  .linger = cfg.timeouts.linger,
+                  .tunnel = cfg.timeouts.tunnel};
     s.limits = {.max_header_bytes = cfg.limits.max_header_bytes,
                 .max_body_bytes = cfg.limits.max_body_bytes,
                 .max_connections = cfg.limits.max_connections,
@@ -61,6 +62,8 @@ proxy_settings make_settings(const config& cfg) {
     s.retries = cfg.routing.retries;
     s.previous_owner_header = cfg.routing.previous_owner_header;
     s.previous_owner_window = cfg.routing.previous_owner_window;
+    s.upgrade = cfg.server.upgrade;
+    s.tunnel_handover = cfg.routing.tunnel_handover;
     return s;
 }
 

@@ -40,7 +40,7 @@ bool is_hop_by_hop(const header_view& h, const http_parser& p) noexcept {
 }
 
 void build_backend_request(const http_parser& req, std::string_view client_ip, std::string_view scheme,
-                           std::string& out, std::string_view strip) {
+                           std::string& out, std::string_view strip, std::string_view upgrade) {
     const std::string_view target = req.target();
     const bool absolute = is_absolute_form(target);
     std::string_view authority;
@@ -89,8 +89,13 @@ void build_backend_request(const http_parser& req, std::string_view client_ip, s
     if (absolute) append_header(out, "Host", authority);
     if (!xff_seen) append_header(out, "X-Forwarded-For", client_ip);
     out.append("X-Forwarded-Proto: ").append(scheme).append("\r\n");
-    // HTTP/1.0 closes by default; asking keeps the backend connection poolable.
-    if (req.version_minor() == 0) out.append("Connection: keep-alive\r\n");
+    if (!upgrade.empty()) {
+        append_header(out, "Upgrade", upgrade);
+        out.append("Connection: upgrade\r\n");
+    } else if (req.version_minor() == 0) {
+        // HTTP/1.0 closes by default; asking keeps the backend connection poolable.
+        out.append("Connection: keep-alive\r\n");
+    }
     out.append("\r\n");
 }
 
@@ -118,12 +123,14 @@ void build_client_response(const http_parser& resp, const response_options& opts
     const bool no_framing = (status >= 100 && status < 200) || status == 204;
     for (std::size_t i = 0; i < resp.header_count(); ++i) {
         const header_view& h = resp.header(i);
-        if (is_hop_by_hop(h, resp)) continue;
+        if (is_hop_by_hop(h, resp) && !(opts.upgrade && h.id == header_id::upgrade)) continue;
         if (no_framing && (h.id == header_id::content_length || h.id == header_id::transfer_encoding))
             continue;
         append_header(out, h.name, h.value);
     }
-    if (opts.close)
+    if (opts.upgrade)
+        out.append("Connection: upgrade\r\n");
+    else if (opts.close)
         out.append("Connection: close\r\n");
     else if (opts.http10_keep_alive)
         out.append("Connection: keep-alive\r\n");

@@ -6,7 +6,8 @@
 //   ringlb::build_client_response(resp_parser, {.close = true}, out);
 //
 // Requests (RFC 9110 7.6.1): Connection, the headers it lists, Keep-Alive, TE, Upgrade,
-// Proxy-* and Expect (ringlb answers 100-continue itself) are removed; X-Forwarded-For gets
+// Proxy-* and Expect (ringlb answers 100-continue itself) are removed (an Upgrade that may
+// switch protocols, upgrade.hpp, is sent on with Connection: upgrade); X-Forwarded-For gets
 // the client address appended to what the client sent, X-Forwarded-Proto is set to the
 // scheme the client used ("http"; "https" once TLS listeners exist), replacing its own.
 // An absolute-form target ("GET http://h/p") is sent on in origin-form with Host set to its
@@ -18,7 +19,8 @@
 // Responses: the same hop-by-hop set is removed, and Content-Length and Transfer-Encoding
 // from a 1xx or 204 (which has no body and must not declare one); Connection: close is added when ringlb will
 // close the client connection after the response, Connection: keep-alive for an HTTP/1.0
-// client that asked for it.
+// client that asked for it. A 101 that switches to a tunnel keeps its Upgrade header and
+// says Connection: upgrade.
 //
 // Thread-safety: pure functions over the caller's objects.
 #pragma once
@@ -39,13 +41,15 @@ namespace ringlb {
 
 /// Appends the head to send to the backend (request line, headers, blank line) to `out`.
 /// Every header named `strip` (case-insensitive) is left out: one ringlb sets itself, which
-/// a client must not be able to forge.
+/// a client must not be able to forge. A non-empty `upgrade` (upgrade.hpp: tunnel_upgrade)
+/// is sent on as the Upgrade header, with Connection: upgrade.
 void build_backend_request(const http_parser& req, std::string_view client_ip, std::string_view scheme,
-                           std::string& out, std::string_view strip = {});
+                           std::string& out, std::string_view strip = {}, std::string_view upgrade = {});
 
 struct response_options {
     bool close = false;              ///< ringlb closes the client connection after this response
     bool http10_keep_alive = false;  ///< an HTTP/1.0 client asked for keep-alive and gets it
+    bool upgrade = false;            ///< a 101 that switches protocols: Upgrade kept, Connection: upgrade
 };
 
 /// Appends the head to send to the client. The status line is ringlb's own: its HTTP

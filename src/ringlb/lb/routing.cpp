@@ -269,6 +269,19 @@ std::size_t routing_snapshot::owner(std::uint64_t key_hash) const noexcept {
     return i < v.index.size() ? v.index[i] : chash::npos;
 }
 
+std::size_t routing_snapshot::settled_owner(std::uint64_t key_hash, steady_clock::time_point now) const noexcept {
+    const panic_state panic = totals_->panic.load(std::memory_order_relaxed);
+    if (panic == panic_state::fail_closed) return chash::npos;
+    std::array<std::size_t, chash::bounded_load::walk_limit> walk;
+    const std::size_t n = candidates(key_hash, walk);
+    const std::uint64_t h2 = handover_hash(key_hash);
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = walk[k];
+        if (backends_[i].weight != 0 && backends_[i].state->admits(h2, now, panic)) return i;
+    }
+    return chash::npos;
+}
+
 std::size_t routing_snapshot::select_zoned(std::uint64_t key_hash, const tried_set& tried,
                                            steady_clock::time_point now) const noexcept {
     const panic_state panic = totals_->panic.load(std::memory_order_relaxed);

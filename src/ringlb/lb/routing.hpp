@@ -195,6 +195,12 @@ public:
         return zones_.empty() ? std::string_view{} : std::string_view{zones_[key_zone(key_hash)].name};
     }
 
+    /// The backend a key's long-lived connections (tunnels) belong on now: its first
+    /// candidate in service for that key (weight, health, state, slow-start and drain
+    /// ramps), ignoring what changes by the second (passive back-off, bounded loads);
+    /// chash::npos when there is none, or the pool panics closed.
+    [[nodiscard]] std::size_t settled_owner(std::uint64_t key_hash, steady_clock::time_point now) const noexcept;
+
     /// The backend for a keyed request: the first eligible, untried candidate (bounded by
     /// load when balance_factor > 0), or chash::npos when none is left.
     [[nodiscard]] std::size_t select(std::uint64_t key_hash, const tried_set& tried,

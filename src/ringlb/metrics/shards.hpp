@@ -55,6 +55,9 @@ struct alignas(64) proxy_shard {
     counter requests;       ///< requests answered (by a backend or by ringlb), any status
     std::array<counter, own_statuses.size()> own_answers;  ///< ringlb's own answers by status
     counter client_aborts;  ///< requests whose client left before the answer was complete
+    counter tunnels;         ///< Upgrade tunnels open now (a gauge)
+    counter tunnels_opened;  ///< Upgrade tunnels opened (101s relayed)
+    counter tunnels_moved;   ///< tunnels closed because their key moved to another backend
 };
 
 }  // namespace ringlb::metrics

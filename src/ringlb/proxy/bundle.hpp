@@ -37,6 +37,7 @@ struct proxy_timeouts {
     std::chrono::milliseconds backend_response{30000};
     std::chrono::milliseconds idle{60000};
     std::chrono::milliseconds linger{2000};
+    std::chrono::milliseconds tunnel{3600000};  ///< an Upgrade tunnel idle both ways
 };
 
 struct proxy_limits {
@@ -55,6 +56,8 @@ struct proxy_settings {
     unsigned retries = 2;  ///< further backends a failed request may try
     std::string previous_owner_header;  ///< empty = off; else stripped from clients, set by ringlb
     std::chrono::milliseconds previous_owner_window{60000};
+    std::vector<std::string> upgrade;  ///< protocols an Upgrade may switch to (http/upgrade.hpp)
+    std::chrono::milliseconds tunnel_handover{10000};  ///< tunnels of a key that moved close over this
 };
 
 struct bundle {

@@ -70,6 +70,12 @@ void exchange::finish(bool reusable) {
                              bundle_.settings.limits.idle_backend_connections);
 }
 
+conn_ref exchange::take_connection() noexcept {
+    watch_.release();
+    load_.reset();
+    return std::move(conn_);
+}
+
 asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& in, http_parser& req,
                                                  request_plan& plan, request_record& rec) {
     const routing_snapshot& routing = *bundle_.routing;
@@ -83,6 +89,7 @@ asio::awaitable<exchange::outcome> exchange::run(client_stream& client, buffer& 
     // a backend did fail it.
     std::optional<decision> spent;
     request_read_ = plan.complete;
+    upgrade_ = plan.upgrade;
 
     for (;;) {
         // Each step runs while no fault is set; the first fault ends the attempt, and the
@@ -317,9 +324,13 @@ exchange::head_status exchange::scan_response_head(head_scan& scan, bool head_re
         const int status = p.status();
         // llhttp takes any one to three digits; HTTP's are 100-599 (RFC 9110 15).
         if (status < 100 || status > 599) return head_status::bad;
-        // We never forward Upgrade, so a 101 was not asked for. (The tunnel of WebSocket
-        // support takes over here.)
-        if (status == 101) return head_status::bad;
+        // A 101 answers a request that asked to switch protocols; to any other it was not
+        // asked for. The bytes after its head belong to the tunnel.
+        if (status == 101) {
+            if (!upgrade_) return head_status::bad;
+            head_end_ = scan.parsed + r.consumed;
+            return head_status::ok;
+        }
         if (status >= 100 && status < 200) {
             // Interim response (103 Early Hints...): not forwarded; skip its head.
             if (++scan.interim > max_interim_heads) return head_status::bad;

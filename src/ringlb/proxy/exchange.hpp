@@ -64,6 +64,7 @@ struct request_plan {
     bool replayable = false;       ///< idempotent and complete: may go to another backend
     bool expect_continue = false;  ///< the client waits for our 100 before sending its body
     bool head_request = false;     ///< a HEAD: the response has no body whatever it says
+    bool upgrade = false;          ///< asks to switch protocols: a 101 is the answer, not an error
 };
 
 class exchange {
@@ -96,6 +97,9 @@ public:
     /// Ends the exchange: the connection goes back to the pool when `reusable` and the
     /// whole request reached the backend, else closes.
     void finish(bool reusable);
+    /// Ends the exchange after a 101: the connection leaves with the caller, who makes it a
+    /// tunnel; the request no longer counts as in flight.
+    [[nodiscard]] conn_ref take_connection() noexcept;
 
 private:
     enum class head_status : std::uint8_t { ok, need_more, timeout, no_bytes, bad };
@@ -124,6 +128,7 @@ private:
     // caps both; a longer pair is not sent).
     std::array<char, 64 + 2 + 128 + 4> owner_line_;
     bool request_read_ = false;
+    bool upgrade_ = false;    // a 101 is welcome (plan.upgrade)
     bool sent_whole_ = true;  // the backend is in step: it got (and read) the first write whole
 };
 

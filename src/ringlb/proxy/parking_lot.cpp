@@ -11,6 +11,7 @@
 #endif
 
 #include <array>
+#include <cerrno>
 
 namespace ringlb {
 
@@ -75,7 +76,14 @@ bool parking_lot::park(asio::ip::tcp::socket& s, clock::time_point deadline) {
     const auto local = s.local_endpoint(ec);
     if (ec) return false;  // not connected any more: the session closes it
     const int fd = s.native_handle();
-    auto* e = new entry{.prev = tail_, .next = nullptr, .deadline = deadline, .fd = fd, .v6 = local.protocol() == asio::ip::tcp::v6()};
+    // The list stays in deadline order: after a reload that shortened the idle timeout, a
+    // connection parked now closes no later than the last one parked before it.
+    if (tail_ != nullptr && tail_->deadline > deadline) deadline = tail_->deadline;
+    auto* e = new entry{.prev = tail_,
+                        .next = nullptr,
+                        .deadline = deadline,
+                        .fd = fd,
+                        .v6 = local.protocol() == asio::ip::tcp::v6()};
     // Level-triggered: bytes that came between the session's last read and this call are
     // reported at once.
     epoll_event ev{};
@@ -98,6 +106,9 @@ bool parking_lot::park(asio::ip::tcp::socket& s, clock::time_point deadline) {
     tail_ = e;
     ++size_;
     wait_for_bytes();
+    // The timer waits for the oldest entry's deadline; when that entry was taken out
+    // meanwhile, the timer may be set later than the new oldest: it moves.
+    if (timer_armed_ && timer_.expiry() > head_->deadline) timer_armed_ = false;
     arm_timer();
     note_parked();
     return true;
@@ -129,12 +140,25 @@ void parking_lot::wait_for_bytes() {
 }
 
 void parking_lot::on_ready() {
+    // asio watches the lot's epoll instance edge-triggered: it reports it again only when a
+    // new event arrives, so every ready entry is taken now, batch after batch.
     std::array<epoll_event, 64> ready;
-    const int n = ::epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), 0);
     bool closed = false;
-    for (int i = 0; i < n; ++i) {
-        auto* e = static_cast<entry*>(ready[static_cast<std::size_t>(i)].data.ptr);
-        const std::uint32_t events = ready[static_cast<std::size_t>(i)].events;
+    for (;;) {
+        const int n = ::epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        closed |= take_ready(std::span{ready.data(), static_cast<std::size_t>(n)});
+        if (static_cast<std::size_t>(n) < ready.size()) break;
+    }
+    if (closed && hooks_.closed) hooks_.closed();
+}
+
+bool parking_lot::take_ready(std::span<const epoll_event> ready) {
+    bool closed = false;
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+        auto* e = static_cast<entry*>(ready[i].data.ptr);
+        const std::uint32_t events = ready[i].events;
         // A reset or an error: nothing to serve (a reset discards what was unread). A
         // half-close (EPOLLRDHUP alone) may follow a request, which is served.
         if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
@@ -149,7 +173,7 @@ void parking_lot::on_ready() {
         delete e;
         hooks_.resume(fd, v6);
     }
-    if (closed && hooks_.closed) hooks_.closed();
+    return closed;
 }
 
 void parking_lot::arm_timer() {
@@ -158,8 +182,8 @@ void parking_lot::arm_timer() {
     timer_armed_ = true;
     timer_.expires_at(head_->deadline);
     timer_.async_wait([this](const asio::error_code& ec) {
+        if (ec) return;  // stopped, or moved sooner by park() (which re-armed it)
         timer_armed_ = false;
-        if (ec) return;
         on_timer();
     });
 }
@@ -167,8 +191,7 @@ void parking_lot::arm_timer() {
 void parking_lot::on_timer() {
     const clock::time_point now = clock::now();
     bool closed = false;
-    // Ordered by deadline (one idle timeout for all; after a reload that shortened it, a
-    // newer entry may be due before an older one and closes when the older one does).
+    // Ordered by deadline (park() keeps it so).
     while (head_ != nullptr && head_->deadline <= now) {
         drop(head_);
         closed = true;
@@ -178,12 +201,23 @@ void parking_lot::on_timer() {
 }
 
 void parking_lot::note_parked() {
-    if (trim_armed_) return;
+    ++parked_lately_;
+    if (!trim_armed_) arm_trim();
+}
+
+void parking_lot::arm_trim() {
+    // Purging while connections keep parking would give back pages the next sessions fault
+    // in again: the purge waits until parking has been quiet for a pause.
     trim_armed_ = true;
+    parked_lately_ = 0;
     trim_timer_.expires_after(trim_pause);
     trim_timer_.async_wait([this](const asio::error_code& ec) {
         trim_armed_ = false;
         if (ec) return;
+        if (parked_lately_ > 0) {
+            arm_trim();
+            return;
+        }
         release_free_memory();
     });
 }

@@ -16,10 +16,11 @@
 // Connections that went idle reach the lot in the order they went idle and share one idle
 // timeout, so the list is ordered by deadline and one timer serves every parked connection.
 //
-// Freed sessions leave their memory in the allocator's free lists, resident. After a batch
-// of parkings the lot asks the allocator to give free pages back (jemalloc's purge, or
-// glibc's malloc_trim as HAProxy's pool collector does) 250 ms after the first parking
-// since it last did: at most four times a second, and never while nothing parks.
+// Freed sessions leave their memory in the allocator's free lists, resident. Once parking
+// has been quiet for 250 ms, the lot asks the allocator to give free pages back (jemalloc's
+// purge, or glibc's malloc_trim as HAProxy's pool collector does): not while connections
+// keep parking, when the next sessions would fault the same pages in again, and at most
+// four times a second.
 //
 // Thread-safety: none; the worker's thread only. The hooks run on it.
 #pragma once
@@ -32,6 +33,9 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <span>
+
+#include <sys/epoll.h>
 
 namespace ringlb {
 
@@ -72,9 +76,11 @@ private:
     bool open_epoll();
     void wait_for_bytes();
     void on_ready();
+    bool take_ready(std::span<const epoll_event> ready);  // true when some were closed
     void arm_timer();
     void on_timer();
     void note_parked();
+    void arm_trim();
     void unlink(entry* e) noexcept;
     void drop(entry* e) noexcept;  // unlink, close, free
 
@@ -89,6 +95,7 @@ private:
     bool waiting_ = false;
     bool timer_armed_ = false;
     bool trim_armed_ = false;
+    std::size_t parked_lately_ = 0;  // parkings since the purge timer was armed
 };
 
 }  // namespace ringlb

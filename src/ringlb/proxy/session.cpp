@@ -3,9 +3,11 @@
 #include "ringlb/http/error_response.hpp"
 #include "ringlb/http/forward.hpp"
 #include "ringlb/http/key.hpp"
+#include "ringlb/http/upgrade.hpp"
 #include "ringlb/proxy/body_pump.hpp"
 #include "ringlb/proxy/exchange.hpp"
 #include "ringlb/proxy/request_head.hpp"
+#include "ringlb/proxy/tunnel.hpp"
 #include "ringlb/proxy/worker.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -47,6 +49,20 @@ bool idempotent(llhttp_method m) noexcept {
             return false;
     }
 }
+
+// A tunnel registered with its worker for as long as this lives: also when the coroutine
+// frame holding it is destroyed suspended (a shutdown past its grace period).
+class tunnel_registration {
+public:
+    tunnel_registration(worker& w, tunnel_entry& t) noexcept : w_{w}, t_{t} { w_.tunnel_opened(t_); }
+    ~tunnel_registration() { w_.tunnel_closed(t_); }
+    tunnel_registration(const tunnel_registration&) = delete;
+    tunnel_registration& operator=(const tunnel_registration&) = delete;
+
+private:
+    worker& w_;
+    tunnel_entry& t_;
+};
 
 std::uint64_t micros_since(steady_clock::time_point t) noexcept {
     return static_cast<std::uint64_t>(
@@ -108,9 +124,11 @@ asio::awaitable<void> session::run() {
                 wd_.arm(may_park ? watchdog::phase::park : watchdog::phase::idle,
                         may_park ? parking_lot::park_after : left);
                 n = co_await client_.async_read_some(asio::buffer(first_bytes_), use_ec(ec));
-                if (!ec || wd_.timed_out() != watchdog::phase::park) break;
+                // Only a wait the park deadline cut is parked: not an end of stream or a
+                // reset that came with it, and not once the worker drains.
+                if (ec != asio::error::operation_aborted || wd_.timed_out() != watchdog::phase::park) break;
                 left = idle - parking_lot::park_after;
-                if (worker_.park(*client_.plain_socket(), left)) break;
+                if (worker_.park(*client_.plain_socket(), left) || worker_.draining()) break;
                 may_park = false;
             }
             idle_ = false;
@@ -203,6 +221,48 @@ asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec,
     co_return !close && !ec;
 }
 
+asio::awaitable<void> session::run_tunnel(const bundle& b, exchange& ex, request_record& rec) {
+    http_parser& resp = ex.response();
+    rec.status = 101;
+    if (!switch_accepted(resp, b.settings.upgrade)) {
+        // A 101 to a protocol nobody asked for (or naming none): the backend is broken.
+        ex.finish(false);
+        if (rec.state != nullptr) rec.state->shard(worker_.index()).failures.add();
+        co_await reply_error(b, rec, 502, true);
+        co_return;
+    }
+    // The 101 and whatever the backend sent right after it (its first frames), then what
+    // the client sent after its request, if anything: from here on, bytes are the tunnel's.
+    out_.clear();
+    build_client_response(resp, {.upgrade = true}, out_);
+    buffer& down = ex.response_buffer();
+    const asio::const_buffer early{down.data() + ex.head_end(), down.size() - ex.head_end()};
+    asio::error_code ec;
+    wd_.arm(watchdog::phase::client_io, b.settings.timeouts.idle);
+    rec.bytes += co_await write_parts(client_, std::array{asio::const_buffer{out_.data(), out_.size()}, early}, ec);
+    wd_.disarm();
+    const conn_ref conn = ex.take_connection();
+    finish(rec, ec ? answered_by::client_left : answered_by::backend);
+    if (ec) {
+        conn->close();
+        co_return;
+    }
+    in_->consume(msg_end_);
+    auto watch = wd_.watch_backend(conn->socket);
+    if (in_->size() > 0) {
+        wd_.arm(watchdog::phase::tunnel, b.settings.timeouts.tunnel);
+        co_await asio::async_write(conn->socket, asio::buffer(in_->data(), in_->size()), use_ec(ec));
+        wd_.disarm();
+    }
+    if (!ec) {
+        tunnel_entry entry{.key_hash = rec.key_hash, .backend = std::string{rec.backend}, .wd = &wd_};
+        const tunnel_registration registered{worker_, entry};
+        co_await relay_tunnel(client_, conn->socket, wd_, b.settings.timeouts.tunnel, *in_, down);
+    }
+    watch.release();
+    conn->close();
+}
+
 asio::awaitable<bool> session::serve_one() {
     // The worker-local handle keeps this request's bundle alive until it ends, whatever a
     // reload publishes meanwhile.
@@ -234,8 +294,9 @@ asio::awaitable<bool> session::serve_one() {
         rec.key_hash = b.routing->hash_key(*key);
     else if (b.routing->options().keyless == keyless_policy::reject)
         co_return co_await reply_error(b, rec, 400, true);
+    const std::string_view upgrade = tunnel_upgrade(req, settings.upgrade);
     out_.clear();
-    build_backend_request(req, client_.peer_ip(), client_.scheme(), out_, settings.previous_owner_header);
+    build_backend_request(req, client_.peer_ip(), client_.scheme(), out_, settings.previous_owner_header, upgrade);
 
     // 3. The part of the body already buffered. If it holds the whole message, the request
     // can be replayed on another backend (we still have every byte).
@@ -252,6 +313,7 @@ asio::awaitable<bool> session::serve_one() {
     plan.replayable = plan.complete && idempotent(req.method());
     plan.expect_continue = expects_continue(req);
     plan.head_request = req.method() == HTTP_HEAD;
+    plan.upgrade = !upgrade.empty();
     const bool http10 = req.version_minor() == 0;
     const bool client_keep_alive = req.keep_alive();
 
@@ -271,8 +333,12 @@ asio::awaitable<bool> session::serve_one() {
         co_return co_await reply_error(
             b, rec, out.status, out.close_client || !client_keep_alive || http10 || worker_.draining());
 
-    // 5. The response, streamed to the client.
+    // 5. The response, streamed to the client; or, after a 101, the tunnel.
     http_parser& resp = ex.response();
+    if (plan.upgrade && resp.status() == 101) {
+        co_await run_tunnel(b, ex, rec);
+        co_return false;
+    }
     const bool client_close =
         !client_keep_alive || !ex.request_read() || worker_.draining() || resp.body_until_eof();
     rec.status = resp.status();

@@ -8,7 +8,8 @@
 // (exchange.hpp: select, connect or reuse, send, stream the body, response head, failover
 // by failure_policy.hpp), relay the response (body_pump.hpp), log it, and loop for the
 // next request on the connection (keep-alive; pipelined requests are answered in order
-// because they are served one after the other). Its own answers (error_response.hpp) end
+// because they are served one after the other). A request that switches protocols and gets
+// its 101 turns the connection into a tunnel (tunnel.hpp) until either side ends it. Its own answers (error_response.hpp) end
 // with a lingering close when the connection cannot carry another request. Timeouts are
 // one watchdog (watchdog.hpp) per session.
 //
@@ -54,6 +55,7 @@ private:
     asio::awaitable<bool> serve_one();
     asio::awaitable<bool> reply_error(const bundle& b, request_record& rec, int status, bool close);
     asio::awaitable<void> linger_close(const bundle& b);
+    asio::awaitable<void> run_tunnel(const bundle& b, class exchange& ex, request_record& rec);
     /// Who gave the client its answer: a backend (relayed), ringlb itself (the error
     /// table), or nobody whole (the client left mid-response).
     enum class answered_by : std::uint8_t { backend, ringlb, client_left };

@@ -28,7 +28,11 @@ void watchdog::on_timer(const asio::error_code& ec) {
         start_wait();
         return;
     }
-    timed_out_ = waiting_;
+    expire_now(waiting_);
+}
+
+void watchdog::expire_now(phase p) noexcept {
+    timed_out_ = p;
     waiting_ = phase::none;
     client_.cancel();
     if (backend_ != nullptr) {

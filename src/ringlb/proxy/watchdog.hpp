@@ -42,7 +42,7 @@ namespace ringlb {
 
 class watchdog {
 public:
-    enum class phase : std::uint8_t { none, idle, park, client_head, client_io, connect, backend };
+    enum class phase : std::uint8_t { none, idle, park, client_head, client_io, connect, backend, tunnel, handover };
 
     /// A backend socket's registration: the watchdog may cancel it while this lives.
     class watch {
@@ -94,6 +94,9 @@ public:
         backend_ = &s;
         return watch{this, &s};
     }
+    /// Ends what is pending now, as a deadline passing in phase `p` would (a tunnel whose
+    /// key moved to another backend).
+    void expire_now(phase p) noexcept;
     /// Stops the timer for good (the session ends).
     void stop() noexcept;
 

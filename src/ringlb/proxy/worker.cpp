@@ -6,6 +6,7 @@
 
 #include <asio/post.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <unistd.h>
@@ -55,6 +56,7 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const bund
       sweep_timer_{io_},
       grace_timer_{io_},
       log_timer_{io_},
+      tunnel_timer_{io_},
       lot_{io_, {.resume = [this](int fd, bool v6) { resume(fd, v6); },
                  .closed = [this] { connections_changed(); }}} {
     keyless_.rng = chash::mix64(static_cast<std::uint64_t>(index) + 1);  // never 0 (xorshift's fixed point)
@@ -154,6 +156,7 @@ void worker::finish_if_drained() {
     grace_timer_.cancel();
     sweep_timer_.cancel();
     log_timer_.cancel();
+    tunnel_timer_.cancel();
     log_.flush();
     upstreams_.clear();
     lot_.stop();
@@ -219,6 +222,7 @@ void worker::session_closed(session* s) noexcept {
 }
 
 void worker::connections_changed() noexcept {
+    if (finished_) return;  // drained, or being destroyed (the lot may be gone already)
     metrics_.open.set(connections());
     metrics_.parked.set(lot_.size());
     if (accept_paused_ && connections() < connection_limit()) {
@@ -252,6 +256,79 @@ void worker::arm_sweep() {
         upstreams_.sweep(steady_clock::now(), current_->b->settings.timeouts.idle);
         arm_sweep();
     });
+}
+
+}  // namespace ringlb
+
+namespace ringlb {
+
+void worker::tunnel_opened(tunnel_entry& t) noexcept {
+    t.prev = nullptr;
+    t.next = tunnels_;
+    if (tunnels_ != nullptr) tunnels_->prev = &t;
+    tunnels_ = &t;
+    metrics_.tunnels_opened.add();
+    metrics_.tunnels.set(metrics_.tunnels.get() + 1);
+    arm_tunnel_sweep();
+}
+
+void worker::tunnel_closed(tunnel_entry& t) noexcept {
+    if (t.prev != nullptr)
+        t.prev->next = t.next;
+    else
+        tunnels_ = t.next;
+    if (t.next != nullptr) t.next->prev = t.prev;
+    t.prev = t.next = nullptr;
+    metrics_.tunnels.set(metrics_.tunnels.get() - 1);
+}
+
+void worker::arm_tunnel_sweep() {
+    if (tunnel_sweep_armed_ || finished_) return;
+    tunnel_sweep_armed_ = true;
+    tunnel_timer_.expires_after(std::chrono::seconds{1});
+    tunnel_timer_.async_wait([this](const asio::error_code& ec) {
+        tunnel_sweep_armed_ = false;
+        if (ec || finished_) return;
+        sweep_tunnels();
+        if (tunnels_ != nullptr) arm_tunnel_sweep();
+    });
+}
+
+void worker::sweep_tunnels() {
+    // Once a second while tunnels are open: each one whose key now belongs on another
+    // backend gets a moment to close, spread over tunnel_handover by a hash of its key (or of
+    // its address, keyless), so a backend's thousands of sockets do not reconnect at once. A
+    // key that comes back before its moment keeps its tunnels.
+    const steady_clock::time_point now = steady_clock::now();
+    const bundle& b = *current_->b;
+    const routing_snapshot& r = *b.routing;
+    const auto window = std::chrono::duration_cast<steady_clock::duration>(b.settings.tunnel_handover);
+    for (tunnel_entry* t = tunnels_; t != nullptr; t = t->next) {
+        if (t->closing) continue;
+        bool moved = false;
+        if (t->key_hash) {
+            const std::size_t owner = r.settled_owner(*t->key_hash, now);
+            moved = owner != chash::npos && r.backends()[owner].id != t->backend;
+        } else {
+            moved = std::none_of(r.backends().begin(), r.backends().end(),
+                                 [&](const backend& x) { return x.id == t->backend; });
+        }
+        if (!moved) {
+            t->close_at = steady_clock::time_point::max();
+            continue;
+        }
+        if (t->close_at == steady_clock::time_point::max()) {
+            const std::uint64_t spread =
+                chash::mix64(t->key_hash ? *t->key_hash : reinterpret_cast<std::uintptr_t>(t));
+            const double share = static_cast<double>(spread >> 11) * 0x1.0p-53;  // [0, 1)
+            t->close_at = now + std::chrono::duration_cast<steady_clock::duration>(window * share);
+        }
+        if (t->close_at <= now) {
+            t->closing = true;
+            metrics_.tunnels_moved.add();
+            t->wd->expire_now(watchdog::phase::handover);
+        }
+    }
 }
 
 }  // namespace ringlb

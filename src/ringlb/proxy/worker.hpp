@@ -22,6 +22,7 @@
 #include "ringlb/proxy/access_log.hpp"
 #include "ringlb/proxy/bundle.hpp"
 #include "ringlb/proxy/parking_lot.hpp"
+#include "ringlb/proxy/tunnel.hpp"
 #include "ringlb/proxy/upstream.hpp"
 
 #include <asio/io_context.hpp>
@@ -92,6 +93,9 @@ public:
     [[nodiscard]] bool logging() const noexcept { return log_.enabled(); }
     void session_opened(session* s) noexcept;
     void session_closed(session* s) noexcept;
+    /// A tunnel starts or ends (tunnel.hpp): the worker watches whether its key moves.
+    void tunnel_opened(tunnel_entry& t) noexcept;
+    void tunnel_closed(tunnel_entry& t) noexcept;
 
 private:
     void start_accepting();
@@ -101,6 +105,8 @@ private:
     void arm_sweep();
     void finish_if_drained();
     void resume(int fd, bool v6) noexcept;
+    void arm_tunnel_sweep();
+    void sweep_tunnels();
     void connections_changed() noexcept;
 
     // Declaration order is destruction order in reverse: sockets and timers go first,
@@ -119,6 +125,8 @@ private:
     bool log_timer_armed_ = false;
     session* sessions_ = nullptr;  // intrusive list of open sessions
     std::size_t session_count_ = 0;
+    tunnel_entry* tunnels_ = nullptr;  // intrusive list of open tunnels
+    bool tunnel_sweep_armed_ = false;
     bool accept_paused_ = false;  // at max_connections
     bool draining_ = false;
     bool finished_ = false;
@@ -129,6 +137,7 @@ private:
     asio::steady_timer sweep_timer_;  // backend pool expiry
     asio::steady_timer grace_timer_;  // shutdown deadline
     asio::steady_timer log_timer_;    // access log flush
+    asio::steady_timer tunnel_timer_;  // tunnels whose key moved
     parking_lot lot_;                 // idle connections without a session
 };
 
