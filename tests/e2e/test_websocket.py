@@ -15,7 +15,7 @@ import sys
 import time
 import unittest
 
-from harness import E2E, Conn, ServerProcess, free_port, wait_until
+from harness import E2E, SANITIZED, Conn, ServerProcess, free_port, rss_kib, wait_until
 
 try:
     import websockets
@@ -140,7 +140,9 @@ class WebSocketTest(E2E):
             s.sendall(handshake.encode() + masked_text_frame("early"))
             buf = b""
             while b"\r\n\r\n" not in buf:
-                buf += s.recv(4096)
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, f"closed before the 101's head: {buf!r}")
+                buf += chunk
             head, _, buf = buf.partition(b"\r\n\r\n")
             self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
             self.assertIn(b"connection: upgrade", head.lower())
@@ -176,7 +178,9 @@ class WebSocketTest(E2E):
             return await asyncio.gather(silent(), busy())
 
         closed_after, busy_ok = run(go())
-        self.assertGreaterEqual(closed_after, 0.9)
+        # (Measured from when this client read "hello"; ringlb's deadline began when it sent
+        # it, which a loaded machine may have done a while before.)
+        self.assertGreaterEqual(closed_after, 0.5)
         self.assertLess(closed_after, 5)
         self.assertTrue(busy_ok)
 
@@ -222,7 +226,39 @@ class WebSocketTest(E2E):
         self.assertEqual(self.metric("ringlb_tunnels_moved_total"), len(drained))
         # Spread, not in one burst: at least two sweeps closed them.
         self.assertGreaterEqual(max(closed_at.values()) - min(closed_at.values()), 0.5, closed_at)
-        self.assertLess(max(closed_at.values()), 5, closed_at)
+        self.assertLess(max(closed_at.values()), 8, closed_at)  # 2 s window, 1 s sweeps, a reload
+
+    def test_idle_tunnels_hold_no_buffers(self):
+        # A tunnel waits for bytes without a buffer: what 300 idle ones add is their sessions
+        # and coroutines, far below the 32 KiB two held buffers would cost.
+        self.start(workers=1)
+        n = 300
+
+        async def go():
+            for i in range(20):  # warm up: pools, the first handshakes
+                async with self.connect(f"warm-{i}") as ws:
+                    await ws.recv()
+            base = rss_kib(self.lb.proc.pid)
+            tunnels = []
+            for i in range(n):
+                ws = await self.connect(f"idle-{i}")
+                await ws.recv()
+                tunnels.append(ws)
+            self.assertEqual(self.metric("ringlb_tunnels_open"), n)
+            grown = rss_kib(self.lb.proc.pid) - base
+            # Still tunnels: each echoes after the measurement.
+            for ws in tunnels[:10]:
+                await ws.send("x")
+                self.assertTrue((await ws.recv()).endswith(":x"))
+            for ws in tunnels:
+                await ws.close()
+            return grown
+
+        grown = run(go(), timeout=120)
+        each = grown * 1024 / n
+        print(f"\n{n} idle WebSocket tunnels: RSS +{grown} KiB ({each:.0f} bytes each)")
+        if not SANITIZED:
+            self.assertLess(each, 16 * 1024)
 
     def test_a_backend_that_refuses_the_upgrade_answers_as_http(self):
         self.start()

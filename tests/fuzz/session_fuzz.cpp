@@ -59,7 +59,8 @@ constexpr std::array<std::string_view, 11> client_canned{
     "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     "ZZ\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-    "GET /ws HTTP/1.1\r\nHost: a\r\nX-User-Id: u3\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: a\r\nX-User-Id: u3\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
 };
 
 constexpr std::array<std::string_view, 13> backend_canned{
@@ -70,7 +71,8 @@ constexpr std::array<std::string_view, 13> backend_canned{
     "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
     "HTTP/1.1 100 Continue\r\n\r\n",
     "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
-    "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x02hi",
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x02hi",
     "HTTP/1.1 200 OK\r\n\r\n",
     "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
     "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",

@@ -82,29 +82,54 @@ TEST(Upgrade, TheBackendGetsUpgradeAndConnectionUpgrade) {
     EXPECT_EQ(out.find("Connection"), std::string::npos);
 }
 
+TEST(Upgrade, TheWebSocketAcceptOfRfc6455) {
+    EXPECT_EQ(ringlb::websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+const std::string handshake =
+    request("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+
 TEST(Upgrade, The101KeepsItsUpgradeForTheClient) {
-    parsed r{
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: a\r\n\r\n",
-        http_parser::type::response};
+    parsed req{handshake};
+    parsed r{"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+             http_parser::type::response};
+    ASSERT_TRUE(req.ok);
     ASSERT_TRUE(r.ok);
-    EXPECT_TRUE(ringlb::switch_accepted(r.p, websocket_only));
+    EXPECT_TRUE(ringlb::switch_accepted(req.p, r.p, "websocket"));
     std::string out;
     ringlb::build_client_response(r.p, {.upgrade = true}, out);
     EXPECT_EQ(out,
-              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: a\r\n"
-              "Connection: upgrade\r\n\r\n");
+              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "
+              "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nConnection: upgrade\r\n\r\n");
 }
 
-TEST(Upgrade, A101ToAnotherProtocolOrToNoneIsRefused) {
-    parsed other{"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
-                 http_parser::type::response};
-    parsed none{"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n",
-                http_parser::type::response};
+TEST(Upgrade, A101ThatDoesNotSwitchAsAskedIsRefused) {
+    parsed req{handshake};
+    ASSERT_TRUE(req.ok);
+    const auto response = [](const std::string& headers) {
+        return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n" + headers + "\r\n";
+    };
+    const std::vector<std::string> refused{
+        response("Upgrade: h2c\r\n"),                                                 // not offered
+        response(""),                                                                  // names none
+        response("Upgrade: websocket\r\n"),                                           // no accept
+        response("Upgrade: websocket\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n"),  // wrong
+        response("Upgrade: websocket\r\nUpgrade: websocket\r\n"
+                 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),             // two lines
+    };
+    for (const std::string& c : refused) {
+        parsed r{c, http_parser::type::response};
+        ASSERT_TRUE(r.ok) << c;
+        EXPECT_FALSE(ringlb::switch_accepted(req.p, r.p, "websocket")) << c;
+    }
+    // Another protocol has no accept to check: offered and named is enough.
+    parsed other_req{request("Upgrade: foo/2\r\nConnection: upgrade\r\n")};
+    parsed other{response("Upgrade: FOO/2\r\n"), http_parser::type::response};
+    ASSERT_TRUE(other_req.ok);
     ASSERT_TRUE(other.ok);
-    ASSERT_TRUE(none.ok);
-    EXPECT_FALSE(ringlb::switch_accepted(other.p, websocket_only));
-    EXPECT_FALSE(ringlb::switch_accepted(none.p, websocket_only));
+    EXPECT_TRUE(ringlb::switch_accepted(other_req.p, other.p, "foo/2"));
+    EXPECT_FALSE(ringlb::switch_accepted(other_req.p, other.p, "bar"));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 //   std::string_view up = ringlb::tunnel_upgrade(req, allowed);    // "websocket", or empty
 //   if (!up.empty()) build_backend_request(req, ip, "http", out, strip, up);
 //   ...
-//   if (resp.status() == 101 && ringlb::switch_accepted(resp, allowed)) { /* tunnel */ }
+//   if (resp.status() == 101 && ringlb::switch_accepted(req, resp, up)) { /* tunnel */ }
 //
 // A request asks for a tunnel when it is HTTP/1.1, its Connection header lists "upgrade",
 // it has an Upgrade header whose every protocol is on the allow-list, and it has no body
@@ -29,8 +29,14 @@ namespace ringlb {
 [[nodiscard]] std::string_view tunnel_upgrade(const http_parser& req,
                                               std::span<const std::string> allowed) noexcept;
 
-/// Whether a 101 response names, in its Upgrade header, only allowed protocols (RFC 9110
-/// 15.2.2: a 101 must say what it switches to).
-[[nodiscard]] bool switch_accepted(const http_parser& resp, std::span<const std::string> allowed) noexcept;
+/// Whether a 101 answers `req`, whose forwarded Upgrade value was `offered`: one Upgrade
+/// line naming only protocols the client offered (RFC 9110 15.2.2: a 101 must say what it
+/// switches to), and for a WebSocket a Sec-WebSocket-Accept that answers the client's
+/// Sec-WebSocket-Key (RFC 6455 4.2.2), so that a server which says 101 without switching
+/// cannot make ringlb pass raw bytes to it as a tunnel.
+[[nodiscard]] bool switch_accepted(const http_parser& req, const http_parser& resp, std::string_view offered) noexcept;
+
+/// The Sec-WebSocket-Accept a server answers `key` with: base64(SHA-1(key + RFC 6455's GUID)).
+[[nodiscard]] std::string websocket_accept(std::string_view key);
 
 }  // namespace ringlb

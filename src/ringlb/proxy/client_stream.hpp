@@ -41,6 +41,12 @@ public:
     auto async_read_some(const MutableBuffers& b, Token&& token) {
         return socket_.async_read_some(b, std::forward<Token>(token));
     }
+    /// Completes when bytes (or the end of stream) can be read, holding no buffer. (A TLS
+    /// stream will have to answer at once when it holds decrypted bytes already.)
+    template <class Token>
+    auto async_wait_readable(Token&& token) {
+        return socket_.async_wait(asio::ip::tcp::socket::wait_read, std::forward<Token>(token));
+    }
     /// Writes all of `b` (one buffer or a sequence).
     template <class ConstBuffers, class Token>
     auto async_write(const ConstBuffers& b, Token&& token) {

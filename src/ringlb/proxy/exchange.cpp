@@ -36,6 +36,10 @@ constexpr int max_interim_heads = 16;
 
 exchange::~exchange() {
     drop_connection();
+    release_response();
+}
+
+void exchange::release_response() noexcept {
     if (buf_) {
         buf_->clear();
         worker_.buffers().give(std::move(buf_));

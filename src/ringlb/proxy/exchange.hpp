@@ -100,6 +100,12 @@ public:
     /// Ends the exchange after a 101: the connection leaves with the caller, who makes it a
     /// tunnel; the request no longer counts as in flight.
     [[nodiscard]] conn_ref take_connection() noexcept;
+    /// The state of the backend that answered (null before one was chosen).
+    [[nodiscard]] std::shared_ptr<const backend_state> chosen_state() const noexcept {
+        return chosen_ == chash::npos ? nullptr : bundle_.routing->backends()[chosen_].state;
+    }
+    /// Returns the response buffer and parser to their pools (their views are dead after).
+    void release_response() noexcept;
 
 private:
     enum class head_status : std::uint8_t { ok, need_more, timeout, no_bytes, bad };

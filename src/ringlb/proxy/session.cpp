@@ -221,18 +221,22 @@ asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec,
     co_return !close && !ec;
 }
 
-asio::awaitable<void> session::run_tunnel(const bundle& b, exchange& ex, request_record& rec) {
+asio::awaitable<void> session::run_tunnel(local_bundle_ptr& holder, exchange& ex, request_record& rec,
+                                          std::string_view offered) {
+    const bundle& b = *holder->b;
     http_parser& resp = ex.response();
     rec.status = 101;
-    if (!switch_accepted(resp, b.settings.upgrade)) {
-        // A 101 to a protocol nobody asked for (or naming none): the backend is broken.
+    if (!switch_accepted(*req_, resp, offered)) {
+        // A 101 to a protocol the client did not offer, naming none, or (a WebSocket) whose
+        // Sec-WebSocket-Accept does not answer the client's key: the backend did not switch
+        // as asked, and what follows cannot be trusted as the tunnel.
         ex.finish(false);
         if (rec.state != nullptr) rec.state->shard(worker_.index()).failures.add();
         co_await reply_error(b, rec, 502, true);
         co_return;
     }
-    // The 101 and whatever the backend sent right after it (its first frames), then what
-    // the client sent after its request, if anything: from here on, bytes are the tunnel's.
+    // The 101 and whatever the backend sent right after it (its first frames); then the
+    // bytes are the tunnel's.
     out_.clear();
     build_client_response(resp, {.upgrade = true}, out_);
     buffer& down = ex.response_buffer();
@@ -247,17 +251,28 @@ asio::awaitable<void> session::run_tunnel(const bundle& b, exchange& ex, request
         conn->close();
         co_return;
     }
-    in_->consume(msg_end_);
-    auto watch = wd_.watch_backend(conn->socket);
-    if (in_->size() > 0) {
-        wd_.arm(watchdog::phase::tunnel, b.settings.timeouts.tunnel);
-        co_await asio::async_write(conn->socket, asio::buffer(in_->data(), in_->size()), use_ec(ec));
-        wd_.disarm();
+    worker_.counters().tunnels_opened.add();
+
+    // What the tunnel needs of the request, the exchange and the bundle, taken now: an open
+    // tunnel holds none of them (a bundle kept for hours would keep old rings, addresses
+    // and removed backends' state alive). What the client sent after its handshake goes to
+    // the backend first, inside the tunnel, while the other direction already reads.
+    const std::chrono::milliseconds idle = b.settings.timeouts.tunnel;
+    tunnel_entry entry{.key_hash = rec.key_hash, .backend = ex.chosen_state(), .home = {}, .wd = &wd_};
+    if (rec.key_hash) {
+        const std::size_t home = b.routing->settled_owner(*rec.key_hash, steady_clock::now());
+        if (home != chash::npos) entry.home = b.routing->backends()[home].state;
     }
-    if (!ec) {
-        tunnel_entry entry{.key_hash = rec.key_hash, .backend = std::string{rec.backend}, .wd = &wd_};
+    in_->consume(msg_end_);
+    std::unique_ptr<buffer> leftover = in_->size() > 0 ? std::move(in_) : nullptr;
+    release_buffers();
+    ex.release_response();
+    holder.reset();
+
+    auto watch = wd_.watch_backend(conn->socket);
+    {
         const tunnel_registration registered{worker_, entry};
-        co_await relay_tunnel(client_, conn->socket, wd_, b.settings.timeouts.tunnel, *in_, down);
+        co_await relay_tunnel(client_, conn->socket, wd_, idle, worker_.buffers(), std::move(leftover));
     }
     watch.release();
     conn->close();
@@ -266,7 +281,7 @@ asio::awaitable<void> session::run_tunnel(const bundle& b, exchange& ex, request
 asio::awaitable<bool> session::serve_one() {
     // The worker-local handle keeps this request's bundle alive until it ends, whatever a
     // reload publishes meanwhile.
-    const local_bundle_ptr holder = worker_.current();
+    local_bundle_ptr holder = worker_.current();  // (a tunnel lets go of it early)
     const bundle& b = *holder->b;
     const proxy_settings& settings = b.settings;
     http_parser& req = *req_;
@@ -336,7 +351,7 @@ asio::awaitable<bool> session::serve_one() {
     // 5. The response, streamed to the client; or, after a 101, the tunnel.
     http_parser& resp = ex.response();
     if (plan.upgrade && resp.status() == 101) {
-        co_await run_tunnel(b, ex, rec);
+        co_await run_tunnel(holder, ex, rec, upgrade);  // `b` is not to be used after this
         co_return false;
     }
     const bool client_close =

@@ -55,7 +55,8 @@ private:
     asio::awaitable<bool> serve_one();
     asio::awaitable<bool> reply_error(const bundle& b, request_record& rec, int status, bool close);
     asio::awaitable<void> linger_close(const bundle& b);
-    asio::awaitable<void> run_tunnel(const bundle& b, class exchange& ex, request_record& rec);
+    asio::awaitable<void> run_tunnel(std::shared_ptr<const struct local_bundle>& holder, class exchange& ex,
+                                     request_record& rec, std::string_view offered);
     /// Who gave the client its answer: a backend (relayed), ringlb itself (the error
     /// table), or nobody whole (the client left mid-response).
     enum class answered_by : std::uint8_t { backend, ringlb, client_left };

@@ -6,7 +6,6 @@
 
 #include <asio/post.hpp>
 
-#include <algorithm>
 #include <cstdio>
 
 #include <unistd.h>
@@ -267,7 +266,6 @@ void worker::tunnel_opened(tunnel_entry& t) noexcept {
     t.next = tunnels_;
     if (tunnels_ != nullptr) tunnels_->prev = &t;
     tunnels_ = &t;
-    metrics_.tunnels_opened.add();
     metrics_.tunnels.set(metrics_.tunnels.get() + 1);
     arm_tunnel_sweep();
 }
@@ -295,23 +293,24 @@ void worker::arm_tunnel_sweep() {
 }
 
 void worker::sweep_tunnels() {
-    // Once a second while tunnels are open: each one whose key now belongs on another
-    // backend gets a moment to close, spread over tunnel_handover by a hash of its key (or of
-    // its address, keyless), so a backend's thousands of sockets do not reconnect at once. A
-    // key that comes back before its moment keeps its tunnels.
+    // Once a second while tunnels are open: each one whose key has a new home (a backend in
+    // service for it other than the one it belonged to when the tunnel opened) and is not
+    // on that new home gets a moment to close, spread over tunnel_handover by a hash of its
+    // key, so a backend's thousands of sockets do not reconnect at once. A key whose home
+    // comes back before its moment keeps its tunnels. A keyless tunnel moves only when its
+    // backend left the membership.
     const steady_clock::time_point now = steady_clock::now();
     const bundle& b = *current_->b;
     const routing_snapshot& r = *b.routing;
     const auto window = std::chrono::duration_cast<steady_clock::duration>(b.settings.tunnel_handover);
     for (tunnel_entry* t = tunnels_; t != nullptr; t = t->next) {
         if (t->closing) continue;
-        bool moved = false;
-        if (t->key_hash) {
+        const std::shared_ptr<const backend_state> on = t->backend.lock();
+        bool moved = on == nullptr;
+        if (!moved && t->key_hash) {
             const std::size_t owner = r.settled_owner(*t->key_hash, now);
-            moved = owner != chash::npos && r.backends()[owner].id != t->backend;
-        } else {
-            moved = std::none_of(r.backends().begin(), r.backends().end(),
-                                 [&](const backend& x) { return x.id == t->backend; });
+            const backend_state* home = owner == chash::npos ? nullptr : r.backends()[owner].state.get();
+            moved = home != nullptr && home != t->home.lock().get() && home != on.get();
         }
         if (!moved) {
             t->close_at = steady_clock::time_point::max();
