@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -75,7 +76,14 @@ public:
         bool close_client = false;  ///< for answer
     };
 
-    exchange(worker& w, watchdog& wd, const bundle& b) noexcept : worker_{w}, wd_{wd}, bundle_{b} {}
+    /// The previous-owner header line and the blank line after it: a name of at most 64
+    /// characters, ": ", a backend id of at most 128, "\r\n\r\n" (config.cpp caps both; a
+    /// longer pair is not sent).
+    static constexpr std::size_t owner_line_bytes = 64 + 2 + 128 + 4;
+
+    /// `owner_line`: owner_line_bytes of scratch that outlives the exchange.
+    exchange(worker& w, watchdog& wd, const bundle& b, std::span<char, owner_line_bytes> owner_line) noexcept
+        : worker_{w}, wd_{wd}, bundle_{b}, owner_line_{owner_line} {}
     exchange(const exchange&) = delete;
     exchange& operator=(const exchange&) = delete;
     ~exchange();
@@ -129,10 +137,10 @@ private:
     std::unique_ptr<http_parser> resp_;
     std::unique_ptr<buffer> buf_;
     std::size_t head_end_ = 0;
-    // The previous-owner header line and the blank line after it, when one is sent: a name
-    // of at most 64 characters, ": ", a backend id of at most 128, "\r\n\r\n" (config.cpp
-    // caps both; a longer pair is not sent).
-    std::array<char, 64 + 2 + 128 + 4> owner_line_;
+    // Where the previous-owner header line and the blank line after it are written, when
+    // one is sent: the session's (owner_line_bytes), so that this object, which lives in
+    // the session's coroutine frame, keeps that frame small enough for asio to recycle.
+    std::span<char> owner_line_;
     bool request_read_ = false;
     bool upgrade_ = false;    // a 101 is welcome (plan.upgrade)
     bool sent_whole_ = true;  // the backend is in step: it got (and read) the first write whole

@@ -333,7 +333,7 @@ asio::awaitable<bool> session::serve_one() {
     const bool client_keep_alive = req.keep_alive();
 
     // 4. The backend side, up to the response head.
-    exchange ex{worker_, wd_, b};
+    exchange ex{worker_, wd_, b, owner_line_};
     const exchange::outcome out = co_await ex.run(client_, in, req, plan, rec);
     msg_end_ = plan.body_end;                   // where the request ends in `in` (once it was read whole)
     if (out.what == exchange::outcome::drop) {  // the client left

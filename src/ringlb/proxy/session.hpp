@@ -76,6 +76,10 @@ private:
     std::array<char, 1024> first_bytes_;
     std::unique_ptr<http_parser> req_;
     std::string out_;       // the head being sent (capacity reused)
+    // The exchange's previous-owner line: here rather than in serve_one's coroutine frame,
+    // which must stay under the 1020 bytes asio's frame recycling takes (Debug builds too),
+    // or every request would allocate one.
+    std::array<char, 64 + 2 + 128 + 4> owner_line_;
     std::string log_path_;  // the request path, kept for the access log
 };
 
