@@ -435,11 +435,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // its timeouts, and close its side.
     if (client_fd >= 0) ::shutdown(client_fd, SHUT_WR);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
-    while (wd.w->session_count() != 0 && std::chrono::steady_clock::now() < deadline) {
+    while (wd.w->connections() != 0 && std::chrono::steady_clock::now() < deadline) {
         wd.run_for(milliseconds{1});
         if (client_fd >= 0) drain(client_fd, &received);
     }
-    if (wd.w->session_count() != 0) {
+    if (wd.w->connections() != 0) {
         std::fprintf(stderr, "session_fuzz: a session outlived its client's close by 2 s\n");
         std::abort();
     }
