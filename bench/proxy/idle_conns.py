@@ -4,14 +4,17 @@ sends one keyed GET on each and reads its whole answer, leaves them open and idl
 prints the growth of the proxy's resident memory (VmRSS summed over PID and its children,
 read from /proc) per connection, as one JSON line:
 
-    idle_conns.py PORT N PID  ->  {"connections": N, "rss_before": B, "rss_after": A,
-                                   "bytes_per_connection": (A - B) / N}
+    idle_conns.py [--tls] PORT N PID  ->  {"connections": N, "rss_before": B, "rss_after": A,
+                                           "bytes_per_connection": (A - B) / N}
+
+With --tls the connections are TLS (no certificate check: the benchmark's own).
 
 The baseline is read after 300 warm-up requests on one connection, so the figure is what
 the N connections add, not the proxy's first allocations. Used by bench/proxy/compare --idle."""
 import json
 import os
 import socket
+import ssl
 import sys
 import time
 
@@ -66,9 +69,24 @@ def request(sock, i):
 
 
 def main():
-    port, n, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    args = sys.argv[1:]
+    tls = args[:1] == ["--tls"]
+    if tls:
+        args = args[1:]
+    port, n, pid = int(args[0]), int(args[1]), int(args[2])
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+
+    def connect():
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        return ctx.wrap_socket(s, server_hostname="bench.test") if ctx else s
+
     # Warm-up: the proxy's pools and the backends' connections, on one connection.
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as warm:
+    with connect() as warm:
         for i in range(300):
             request(warm, i)
     time.sleep(1)
@@ -76,7 +94,7 @@ def main():
     conns = []
     try:
         for i in range(n):
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s = connect()
             conns.append(s)
             request(s, i)
         time.sleep(2)  # let the proxy settle into idle (timers armed, buffers returned)

@@ -4,6 +4,9 @@
 --
 --   wrk -t1 -c64 -d10s -s users.lua http://127.0.0.1:18201/
 local users = tonumber(os.getenv("BENCH_USERS") or "100000")
+-- BENCH_CLOSE=1: every request asks to close its connection, so each one is a new
+-- connection (and over TLS a new handshake).
+local close = os.getenv("BENCH_CLOSE") == "1"
 
 function init(args)
   -- A different sequence per wrk thread: ids are random, not the same stream twice.
@@ -11,7 +14,9 @@ function init(args)
 end
 
 function request()
-  return wrk.format("GET", "/", { ["X-User-Id"] = "user-" .. math.random(1, users) })
+  local headers = { ["X-User-Id"] = "user-" .. math.random(1, users) }
+  if close then headers["Connection"] = "close" end
+  return wrk.format("GET", "/", headers)
 end
 
 function done(summary, latency, requests)

@@ -108,22 +108,28 @@ def toml_value(v):
         return repr(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
     return f'"{v}"'
 
 
 def render_config(port, backends, routing=None, timeouts=None, limits=None, health=None, states=None,
                   admin=None, membership=None, server_zone="", zones=None, access="off", workers=2,
-                  server=None):
+                  server=None, rate_limit=None, tls=None):
     """A config for `serve`. `health` holds [health] keys; `states` maps a backend id to its
     operator state ("drain", "maintenance"); `admin` holds [admin] keys (without it the
     admin listener is off, so tests never contend for its default port); `membership` holds
     [membership] keys; `zones` maps a backend id to its zone; `server` holds further [server]
-    keys."""
+    keys; `rate_limit` holds [rate_limit] keys; `tls` holds [tls] keys."""
     lines = ["[server]", f'listen = "127.0.0.1:{port}"', f"workers = {workers}"]
     if server_zone:
         lines.append(f'zone = "{server_zone}"')
     for k, v in (server or {}).items():
         lines.append(f"{k} = {toml_value(v)}")
+    if tls:
+        lines.append("[tls]")
+        for k, v in tls.items():
+            lines.append(f"{k} = {toml_value(v)}")
     lines.append("[routing]")
     for k, v in (routing or {}).items():
         lines.append(f"{k} = {toml_value(v)}")
@@ -136,6 +142,10 @@ def render_config(port, backends, routing=None, timeouts=None, limits=None, heal
     if health:
         lines.append("[health]")
         for k, v in health.items():
+            lines.append(f"{k} = {toml_value(v)}")
+    if rate_limit:
+        lines.append("[rate_limit]")
+        for k, v in rate_limit.items():
             lines.append(f"{k} = {toml_value(v)}")
     lines.append("[admin]")
     for k, v in (admin or {"listen": ""}).items():
@@ -357,6 +367,16 @@ def build_request(method="GET", path="/", headers=None, body=b"", host="test"):
     if body and not any(k.lower() in ("content-length", "transfer-encoding") for k in (headers or {})):
         head += f"Content-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + body
+
+
+def metric(admin_port, name):
+    """One sample of the admin listener's /metrics (the full name with labels), as an int."""
+    with Conn(admin_port) as c:
+        text = c.request("GET", "/metrics", host=f"127.0.0.1:{admin_port}").body.decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"{name} is not in /metrics")
 
 
 def get(port, path="/", headers=None):

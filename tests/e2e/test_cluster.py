@@ -313,6 +313,39 @@ class ClusterTest(E2E):
                    what="the change made after etcd came back")
         self.converge()
 
+    def test_a_cluster_rate_limit_is_split_between_the_live_instances(self):
+        def share(inst):
+            for line in inst.metrics().splitlines():
+                if line.startswith("ringlb_rate_limit_share "):
+                    return int(line.split()[1])
+            return None
+
+        def flood(inst, key, seconds=2.0):
+            """Requests of one key as fast as they go: (allowed, elapsed)."""
+            allowed = 0
+            with Conn(inst.lb.port) as c:
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < seconds:
+                    allowed += c.request("GET", "/", {"X-User-Id": key}).status == 200
+                return allowed, time.monotonic() - t0
+
+        wait_until(lambda: len(self.instances[0].call("GET", "/v1/instances")[1]["instances"]) == 3,
+                   what="three registrations")
+        for inst in self.instances:
+            inst.lb.reload([], rate_limit={"rate": "30/s", "burst": 6})
+        wait_until(lambda: all(share(i) == 3 for i in self.instances), what="every instance to split the rate 3 ways")
+        # Each instance holds its third: 10/s with a burst of 2.
+        allowed, elapsed = flood(self.instances[0], "greedy")
+        self.assertLessEqual(allowed, 2 + 10 * elapsed + 1)
+        self.assertGreaterEqual(allowed, 2 + 10 * elapsed - 3)
+        # One instance gone (its registration with it): the other two hold half each.
+        self.assertEqual(self.instances[2].lb.stop(), 0)
+        wait_until(lambda: all(share(i) == 2 for i in self.instances[:2]), timeout=15,
+                   what="the two left to split the rate 2 ways")
+        allowed, elapsed = flood(self.instances[1], "other")
+        self.assertLessEqual(allowed, 3 + 15 * elapsed + 1)
+        self.assertGreaterEqual(allowed, 3 + 15 * elapsed - 3)
+
     def test_a_compaction_while_an_instance_was_away_loses_nothing(self):
         self.converge()
         inst = self.instances[0]

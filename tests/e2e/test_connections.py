@@ -12,16 +12,11 @@ import threading
 import time
 import unittest
 
-from harness import E2E, RINGLB_BIN, SANITIZED, Conn, free_port, get, port_open, rss_kib, wait_until
+from harness import E2E, RINGLB_BIN, SANITIZED, Conn, free_port, get, metric, port_open, rss_kib, wait_until
 
 
 def parked_metric(admin_port, name="ringlb_connections_parked"):
-    with Conn(admin_port) as c:
-        text = c.request("GET", "/metrics", host=f"127.0.0.1:{admin_port}").body.decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    raise AssertionError(f"{name} is not in /metrics")
+    return metric(admin_port, name)
 
 
 def allocator():

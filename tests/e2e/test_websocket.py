@@ -15,7 +15,7 @@ import sys
 import time
 import unittest
 
-from harness import E2E, SANITIZED, Conn, ServerProcess, free_port, rss_kib, wait_until
+from harness import E2E, SANITIZED, Conn, ServerProcess, free_port, metric, rss_kib, wait_until
 
 try:
     import websockets
@@ -78,12 +78,7 @@ class WebSocketTest(E2E):
         return self.start_lb(admin={"listen": f"127.0.0.1:{self.admin_port}"}, **kwargs)
 
     def metric(self, name):
-        with Conn(self.admin_port) as c:
-            text = c.request("GET", "/metrics", host=f"127.0.0.1:{self.admin_port}").body.decode()
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-        raise AssertionError(f"{name} is not in /metrics")
+        return metric(self.admin_port, name)
 
     def connect(self, key, path="/chat", **kwargs):
         return websockets.connect(f"ws://127.0.0.1:{self.lb.port}{path}", extra_headers={"X-User-Id": key},

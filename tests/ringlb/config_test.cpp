@@ -431,6 +431,116 @@ TEST(config, zones_and_peak_ewma) {
               "routing.zone_order: each is a zone name of 1..64 letters, digits and - _ .");
 }
 
+TEST(config, rate_limit_is_off_by_default_and_read_key_by_key) {
+    const auto defaults = parse(one_backend);
+    ASSERT_TRUE(defaults.value) << all_errors(defaults);
+    EXPECT_FALSE(defaults.value->rate_limit.enabled());
+
+    const auto r = parse(std::string{"[rate_limit]\nrate = \"30/m\"\nburst = 5\nby = \"header:X-Api-Key\"\n"
+                                     "dry_run = true\nscope = \"instance\"\ntable_size = 1000\n"} +
+                         one_backend);
+    ASSERT_TRUE(r.value) << all_errors(r);
+    const rate_rule& rl = r.value->rate_limit;
+    EXPECT_TRUE(rl.enabled());
+    EXPECT_EQ(rl.count, 30u);
+    EXPECT_EQ(rl.period, duration{60'000});
+    EXPECT_EQ(rl.burst, 5u);
+    ASSERT_TRUE(rl.by.has_value());
+    EXPECT_EQ(rl.by->from, hash_key_rule::source::header);
+    EXPECT_EQ(rl.by->name, "X-Api-Key");
+    EXPECT_TRUE(rl.dry_run);
+    EXPECT_EQ(rl.scope, rate_scope::instance);
+    EXPECT_EQ(rl.table_size, 1024u);  // rounded up to a power of two
+
+    // The defaults: the routing key, a second's worth of burst (at least 1), the cluster.
+    const auto d = parse(std::string{"[rate_limit]\nrate = \"100/s\"\n"} + one_backend);
+    ASSERT_TRUE(d.value) << all_errors(d);
+    EXPECT_EQ(d.value->rate_limit.burst, 100u);
+    EXPECT_FALSE(d.value->rate_limit.by.has_value());
+    EXPECT_EQ(d.value->rate_limit.scope, rate_scope::cluster);
+    EXPECT_FALSE(d.value->rate_limit.dry_run);
+    EXPECT_EQ(d.value->rate_limit.table_size, 65536u);
+    const auto fast = parse(std::string{"[rate_limit]\nrate = \"1000000/s\"\n"} + one_backend);
+    ASSERT_TRUE(fast.value) << all_errors(fast);
+    EXPECT_EQ(fast.value->rate_limit.count, 1'000'000u);
+    const auto slow = parse(std::string{"[rate_limit]\nrate = \"1000/h\"\nby = \"client_ip\"\n"} + one_backend);
+    ASSERT_TRUE(slow.value) << all_errors(slow);
+    EXPECT_EQ(slow.value->rate_limit.burst, 1u);
+    EXPECT_EQ(slow.value->rate_limit.by->from, hash_key_rule::source::client_ip);
+}
+
+TEST(config, rate_limit_errors_say_what_is_accepted) {
+    const auto message = [](const std::string& section) {
+        return only_error("[rate_limit]\n" + section + one_backend).message;
+    };
+    EXPECT_EQ(message("burst = 3\n"),
+              "[rate_limit] needs a rate, e.g. rate = \"100/s\" (remove the section to limit nothing)");
+    EXPECT_EQ(message("rate = \"100\"\n"),
+              "rate_limit.rate: malformed rate \"100\": no '/'; expected a count per unit, e.g. \"100/s\", "
+              "\"30/m\" or \"1000/h\"");
+    EXPECT_EQ(message("rate = \"10/d\"\n"),
+              "rate_limit.rate: malformed rate \"10/d\": unknown unit \"d\"; expected a count per unit, e.g. "
+              "\"100/s\", \"30/m\" or \"1000/h\"");
+    EXPECT_EQ(message("rate = \"0/s\"\n"),
+              "rate_limit.rate: malformed rate \"0/s\": the count is out of range 1..1000000000; expected a "
+              "count per unit, e.g. \"100/s\", \"30/m\" or \"1000/h\"");
+    EXPECT_EQ(message("rate = \"2000000/s\"\n"), "rate_limit.rate = \"2000000/s\" is above 1000000/s per key");
+    EXPECT_EQ(message("rate = \"60000001/m\"\n"), "rate_limit.rate = \"60000001/m\" is above 1000000/s per key");
+    EXPECT_EQ(message("rate = \"1/h\"\nburst = 100\n"), "rate_limit.burst = 100 at 1/h takes over a day to refill");
+    EXPECT_EQ(message("rate = \"1/s\"\nburst = 0\n"), "rate_limit.burst = 0 is out of range 1..1000000");
+    EXPECT_EQ(message("rate = \"1/s\"\nscope = \"global\"\n"),
+              "rate_limit.scope = \"global\": expected \"cluster\" or \"instance\"");
+    EXPECT_EQ(message("rate = \"1/s\"\ntable_size = 10\n"), "rate_limit.table_size = 10 is out of range 64..16777216");
+    EXPECT_NE(message("rate = \"1/s\"\nby = \"ip\"\n").find("rate_limit.by: \"key\" (the routing key) or a key rule"),
+              std::string::npos);
+    EXPECT_EQ(message("rate = \"1/s\"\nburts = 1\n"),
+              "unknown key \"burts\" in [rate_limit] (did you mean \"burst\"?)");
+}
+
+TEST(config, tls_is_off_by_default_and_read_key_by_key) {
+    const auto defaults = parse(one_backend);
+    ASSERT_TRUE(defaults.value) << all_errors(defaults);
+    EXPECT_FALSE(defaults.value->tls.enabled());
+
+    const auto r = parse(std::string{"[tls]\ncertificates = [{cert = \"a.pem\", key = \"a.key\"},\n"
+                                     "                {cert = \"b.pem\", key = \"b.key\"}]\n"
+                                     "strict_sni = true\nmin_version = \"1.3\"\nticket_keys = [\"t1\", \"t0\"]\n"} +
+                         one_backend);
+    ASSERT_TRUE(r.value) << all_errors(r);
+    const tls_rule& t = r.value->tls;
+    EXPECT_TRUE(t.enabled());
+    EXPECT_EQ(t.certificates, (std::vector<tls_certificate>{{"a.pem", "a.key"}, {"b.pem", "b.key"}}));
+    EXPECT_TRUE(t.strict_sni);
+    EXPECT_EQ(t.min_version, tls_version::v1_3);
+    EXPECT_EQ(t.ticket_keys, (std::vector<std::string>{"t1", "t0"}));
+
+    // The array-of-tables spelling is the same thing.
+    const auto tables = parse(std::string{"[[tls.certificates]]\ncert = \"a.pem\"\nkey = \"a.key\"\n"} + one_backend);
+    ASSERT_TRUE(tables.value) << all_errors(tables);
+    EXPECT_EQ(tables.value->tls.certificates.size(), 1u);
+    EXPECT_EQ(tables.value->tls.min_version, tls_version::v1_2);
+    EXPECT_FALSE(tables.value->tls.strict_sni);
+}
+
+TEST(config, tls_errors_say_what_is_accepted) {
+    const auto message = [](const std::string& section) { return only_error("[tls]\n" + section + one_backend).message; };
+    EXPECT_EQ(message("strict_sni = true\n"),
+              "tls.certificates must list at least one {cert = \"chain.pem\", key = \"key.pem\"} (remove [tls] to "
+              "serve plain HTTP)");
+    EXPECT_EQ(message("certificates = [{cert = \"a.pem\"}]\n"),
+              "tls.certificates[0] needs both cert (the chain, PEM) and key (PEM)");
+    EXPECT_EQ(message("certificates = [{cert = \"a.pem\", key = \"\"}]\n"),
+              "tls.certificates[0].key must be a file path (a non-empty string)");
+    EXPECT_EQ(message("certificates = [\"a.pem\"]\n"),
+              "tls.certificates[0] must be a table {cert = \"chain.pem\", key = \"key.pem\"}");
+    EXPECT_EQ(message("certificates = [{cert = \"a.pem\", key = \"a.key\", chain = \"c\"}]\n"),
+              "unknown key \"chain\" in tls.certificates[0]");
+    EXPECT_EQ(message("certificates = [{cert = \"a.pem\", key = \"a.key\"}]\nmin_version = \"1.1\"\n"),
+              "tls.min_version = \"1.1\": expected \"1.2\" or \"1.3\"");
+    EXPECT_EQ(message("certificates = [{cert = \"a.pem\", key = \"a.key\"}]\nticket_keys = \"t\"\n"),
+              "tls.ticket_keys must be a list of file paths");
+}
+
 TEST(config, upgrade_protocols_and_the_tunnel_timeout) {
     const auto defaults = parse(one_backend);
     ASSERT_TRUE(defaults.value) << all_errors(defaults);

@@ -207,6 +207,10 @@ asio::awaitable<response> api::route(request& req) {
         if (!reading(req)) co_return method_not_allowed("GET, HEAD");
         co_return get_events();
     }
+    if (path == "/v1/reload") {
+        if (req.method != "POST") co_return method_not_allowed("POST");
+        co_return co_await post_reload();
+    }
     std::string id, action;
     if (split_backend_path(path, id, action)) {
         if (action == "override") {
@@ -666,6 +670,25 @@ asio::awaitable<response> api::set_state(const request& req, const std::string& 
     auto view = backend_json(c, id, shares_);
     co_return with_etag(
         json_ok({{"generation", c.store().generation()}, {"backend", view ? *view : json(nullptr)}}));
+}
+
+asio::awaitable<response> api::post_reload() {
+    if (!ctx_.reload) co_return json_error(404, "no config file to reload");
+    const auto t = co_await wait_turn();
+    if (!t) co_return json_error(503, "shutting down");
+    auto [ok, message] = co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool, std::string)>(
+        [this](auto handler) {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            ctx_.reload([this, h](bool done, const std::string& why) {
+                asio::post(io_, [h, done, why] { std::move (*h)(done, why); });
+            });
+        },
+        asio::use_awaitable);
+    // A file that does not load (a config error, a TLS certificate or key that does not)
+    // changes nothing: the running config serves on.
+    if (!ok) co_return json_error(422, message);
+    co_await wait_workers();
+    co_return json_ok({{"reloaded", true}, {"message", message}, {"generation", ctx_.control->current()->generation}});
 }
 
 }  // namespace ringlb::admin

@@ -70,6 +70,8 @@ struct api_context {
     etcd_source* etcd = nullptr;     ///< the membership's source when it is etcd: writes go there
     std::string version;
     std::function<void(const std::string&)> log;
+    /// Re-reads the config file as SIGHUP does; `done` says how it went (unset: no reload).
+    std::function<void(std::function<void(bool ok, const std::string& message)> done)> reload;
 };
 
 class api {
@@ -106,6 +108,7 @@ private:
     asio::awaitable<response> put_backend(const request& req, const std::string& id);
     asio::awaitable<response> delete_backend(const request& req, const std::string& id);
     asio::awaitable<response> set_state(const request& req, const std::string& id, admin_state state);
+    asio::awaitable<response> post_reload();
 
     /// Publishes the store's current membership after an edit of `id` (whose runtime entry
     /// was `was`); on failure undoes that edit, and only it, and says why. On success it

@@ -88,6 +88,8 @@ std::string_view reason_phrase(int status) noexcept {
             return "Content Too Large";
         case 415:
             return "Unsupported Media Type";
+        case 422:
+            return "Unprocessable Content";
         case 428:
             return "Precondition Required";
         case 431:

@@ -60,6 +60,22 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
     out.family("ringlb_tunnels_moved_total", "counter",
                "Tunnels closed because their key moved to another backend (spread over routing.tunnel_handover).");
     out.sample("ringlb_tunnels_moved_total", {}, p.tunnels_moved);
+    out.family("ringlb_rate_limited_total", "counter", "Requests refused with 429 by [rate_limit].");
+    out.sample("ringlb_rate_limited_total", {}, p.rate_limited);
+    out.family("ringlb_rate_limit_dry_run_total", "counter",
+               "Requests over [rate_limit] let through because of rate_limit.dry_run.");
+    out.sample("ringlb_rate_limit_dry_run_total", {}, p.rate_limit_dry_run);
+    if (b.limiter) {
+        out.family("ringlb_rate_limit_share", "gauge",
+                   "The instances a cluster-wide [rate_limit] is split between (1: this instance enforces all of it).");
+        out.sample("ringlb_rate_limit_share", {}, std::uint64_t{b.limiter->share()});
+    }
+    out.family("ringlb_tls_handshakes_total", "counter", "TLS handshakes, by result (failed: refused, broken, stalled or cut).");
+    out.sample("ringlb_tls_handshakes_total", {{"result", "ok"}}, p.tls_handshakes);
+    out.sample("ringlb_tls_handshakes_total", {{"result", "failed"}}, p.tls_handshake_failures);
+    out.family("ringlb_rate_limit_evictions_total", "counter",
+               "Keys whose rate-limit state was dropped to track another key (rate_limit.table_size too small).");
+    out.sample("ringlb_rate_limit_evictions_total", {}, p.rate_limit_evictions);
 
     // --- per backend ---
     std::vector<backend_totals> totals;

@@ -45,6 +45,11 @@ struct proxy_totals {
     std::uint64_t tunnels = 0;
     std::uint64_t tunnels_opened = 0;
     std::uint64_t tunnels_moved = 0;
+    std::uint64_t rate_limited = 0;
+    std::uint64_t rate_limit_dry_run = 0;
+    std::uint64_t rate_limit_evictions = 0;
+    std::uint64_t tls_handshakes = 0;
+    std::uint64_t tls_handshake_failures = 0;
 };
 
 [[nodiscard]] inline backend_totals sum(const backend_state& s) {
@@ -82,6 +87,11 @@ struct proxy_totals {
         t.tunnels += p->tunnels.get();
         t.tunnels_opened += p->tunnels_opened.get();
         t.tunnels_moved += p->tunnels_moved.get();
+        t.rate_limited += p->rate_limited.get();
+        t.rate_limit_dry_run += p->rate_limit_dry_run.get();
+        t.rate_limit_evictions += p->rate_limit_evictions.get();
+        t.tls_handshakes += p->tls_handshakes.get();
+        t.tls_handshake_failures += p->tls_handshake_failures.get();
     }
     return t;
 }

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -175,7 +176,11 @@ private:
         });
     }
 
-    void reload() {
+    // Re-reads the config file (SIGHUP, or POST /v1/reload with `done`).
+    void reload(std::function<void(bool, const std::string&)> done = nullptr) {
+        const auto answer = [&done](bool ok, const std::string& why) {
+            if (done) done(ok, why);
+        };
         sd_notify_reloading();
         config_result r = load_config(path_);
         if (!r.errors.empty()) {
@@ -183,6 +188,7 @@ private:
             for (const config_error& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
             controller_.note_reload(false, "reload of " + path_ + " failed: " + r.errors.front().to_string());
             sd_notify("READY=1");
+            answer(false, r.errors.front().to_string());
             return;
         }
         config next = std::move(*r.value);
@@ -194,6 +200,7 @@ private:
                                  "keeping the running config\n", path_.c_str());
             controller_.note_reload(false, "reload of " + path_ + " refused: membership.source changes need a restart");
             sd_notify("READY=1");
+            answer(false, "membership.source changes need a restart");
             return;
         }
         const auto& m = next.membership;
@@ -222,12 +229,13 @@ private:
                 std::fprintf(stderr, "ringlb: reload: %s; keeping the admin tokens in use\n", error.c_str());
             }
         }
-        controller_.apply(std::move(cfg), [this](bool ok, const std::string& why) {
+        controller_.apply(std::move(cfg), [this, done = std::move(done)](bool ok, const std::string& why) {
             sd_notify("READY=1");
             if (!ok) {
                 std::fprintf(stderr, "ringlb: reload of %s failed; keeping the running config\n%s: %s\n",
                              path_.c_str(), path_.c_str(), why.c_str());
                 controller_.note_reload(false, "reload of " + path_ + " failed: " + why);
+                if (done) done(false, why);
                 return;
             }
             const bundle& b = *controller_.current();
@@ -236,6 +244,7 @@ private:
                 path_.c_str(), b.routing->backends().size(), static_cast<unsigned long long>(b.generation),
                 fingerprint_of(b).c_str(), why.c_str());
             controller_.note_reload(true, "reloaded " + path_ + ": " + why);
+            if (done) done(true, "reloaded " + path_ + ": " + why);
         });
     }
 
@@ -249,7 +258,11 @@ private:
             etcd_source::hooks{.apply = [this](std::vector<backend_config> b, std::int64_t,
                                                const std::string& digest) { controller_.set_base(std::move(b), digest); },
                                .log = log_line,
-                               .instance_doc = [this] { return instance_doc(); }});
+                               .instance_doc = [this] { return instance_doc(); },
+                               .instances = [this](std::size_t n) {
+                                   live_instances_ = n;
+                                   if (const auto& b = controller_.current()) set_rate_share(*b);
+                               }});
         std::optional<std::pair<bool, std::string>> ready;
         etcd_->start([&](bool ok, const std::string& why) { ready.emplace(ok, why); });
         while (!ready) io_.run_one();
@@ -336,6 +349,7 @@ private:
         ctx.etcd = etcd_.get();
         ctx.version = RINGLB_VERSION_STRING;
         ctx.log = log_line;
+        ctx.reload = [this](std::function<void(bool, const std::string&)> done) { reload(std::move(done)); };
         admin_api_ = std::make_unique<admin::api>(io_, std::move(ctx), std::move(tokens));
         admin_server_ = std::make_unique<admin::server>(
             io_, [api = admin_api_.get()](admin::request r) { return api->handle(std::move(r)); });
@@ -362,7 +376,16 @@ private:
         return true;
     }
 
+    // A cluster-wide rate limit is split between the live instances (each enforces its
+    // share: docs/DESIGN.md, rate limiting); without etcd an instance holds the whole rate.
+    void set_rate_share(const bundle& b) {
+        if (!b.limiter) return;
+        const bool split = etcd_ && b.settings.rate_limit.scope == rate_scope::cluster;
+        b.limiter->set_share(split ? static_cast<std::uint32_t>(std::clamp<std::size_t>(live_instances_, 1, 1u << 16)) : 1);
+    }
+
     void publish(std::shared_ptr<const bundle> b) {
+        set_rate_share(*b);
         for (auto& w : workers_) w->publish(b);
         if (etcd_) etcd_->registration_changed();  // its fingerprint is part of the registration
     }
@@ -377,6 +400,7 @@ private:
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;
     std::unique_ptr<etcd_source> etcd_;  // the membership, when it comes from etcd
+    std::size_t live_instances_ = 1;     // registered instances (etcd), for the rate-limit share
     std::string started_at_;
     std::string admin_address_;
     std::unique_ptr<admin::api> admin_api_;  // before the server: it outlives its handler calls

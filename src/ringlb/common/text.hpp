@@ -15,11 +15,22 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace ringlb {
 
 /// ASCII case-insensitive equality, for header names, tokens and config keywords.
+/// ASCII lower case; every other byte as it is.
+[[nodiscard]] constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+/// `s` in ASCII lower case.
+[[nodiscard]] inline std::string to_lower(std::string_view s) {
+    std::string out{s};
+    for (char& c : out) c = ascii_lower(c);
+    return out;
+}
+
 [[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     constexpr auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };

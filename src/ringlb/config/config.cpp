@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -43,8 +44,9 @@ constexpr std::uint32_t maglev_table_size = chash::options{}.table_size;
 constexpr std::size_t ketama_points_per_server = 160;
 
 using keys = std::span<const std::string_view>;
-constexpr std::array<std::string_view, 9> top_keys{"server", "routing", "timeouts",   "limits",  "health",
-                                                   "admin",  "log",     "membership", "backends"};
+constexpr std::array<std::string_view, 11> top_keys{"server", "tls",        "routing", "timeouts",
+                                                    "limits", "health",     "rate_limit", "admin",
+                                                    "log",    "membership", "backends"};
 constexpr std::array<std::string_view, 4> server_keys{"listen", "workers", "zone", "upgrade"};
 constexpr std::array<std::string_view, 13> routing_keys{
     "algorithm",  "hash_key",      "vnodes",         "balance_factor",        "retries",
@@ -62,6 +64,10 @@ constexpr std::array<std::string_view, 15> health_keys{
     "check",       "interval",        "fast_interval", "down_interval", "timeout",       "rise",
     "fall",        "method",          "path",          "host",          "expect_status", "expect_body",
     "passive_5xx", "panic_threshold", "panic"};
+constexpr std::array<std::string_view, 6> rate_limit_keys{"rate",    "burst", "by",
+                                                          "dry_run", "scope", "table_size"};
+constexpr std::array<std::string_view, 4> tls_keys{"certificates", "strict_sni", "min_version", "ticket_keys"};
+constexpr std::array<std::string_view, 2> cert_keys{"cert", "key"};
 constexpr std::array<std::string_view, 3> admin_keys{"listen", "tokens", "state_file"};
 constexpr std::array<std::string_view, 9> membership_keys{"source",   "endpoints",     "prefix",
                                                           "username", "password_file", "snapshot",
@@ -74,15 +80,23 @@ struct section_keys {
     keys names;
 };
 // For "this key belongs in another section" hints.
-constexpr std::array<section_keys, 9> all_sections{{{"[server]", server_keys},
+constexpr std::array<section_keys, 11> all_sections{{{"[server]", server_keys},
+                                                     {"[tls]", tls_keys},
                                                     {"[routing]", routing_keys},
                                                     {"[timeouts]", timeouts_keys},
                                                     {"[limits]", limits_keys},
                                                     {"[health]", health_keys},
+                                                    {"[rate_limit]", rate_limit_keys},
                                                     {"[admin]", admin_keys},
                                                     {"[membership]", membership_keys},
                                                     {"[log]", log_keys},
                                                     {"[[backends]]", backend_keys}}};
+
+// Rate limiting: a key is timed in microseconds; the table is 8 bytes a slot.
+constexpr std::uint64_t max_rate_per_ms = 1000;
+constexpr std::int64_t max_burst = 1'000'000;
+constexpr std::int64_t min_rate_table = 64;
+constexpr std::int64_t max_rate_table = 1 << 24;
 
 // Health checks: bounds that keep a typo from checking in a busy loop or never.
 constexpr duration min_check_interval{10};
@@ -140,10 +154,12 @@ public:
         }
         check_keys(root, "the top level", top_keys);
         if (const auto* t = section(root, "server")) read_server(*t);
+        if (const auto* t = section(root, "tls")) read_tls(*t);
         if (const auto* t = section(root, "routing")) read_routing(*t);
         if (const auto* t = section(root, "timeouts")) read_timeouts(*t);
         if (const auto* t = section(root, "limits")) read_limits(*t);
         if (const auto* t = section(root, "health")) read_health(*t);
+        if (const auto* t = section(root, "rate_limit")) read_rate_limit(*t);
         if (const auto* t = section(root, "admin")) read_admin(*t);
         if (const auto* t = section(root, "log")) read_log(*t);
         if (const auto* t = section(root, "membership")) read_membership(*t);
@@ -613,6 +629,123 @@ private:
         // 0 is meaningful: a new backend connection per request.
         read_integer(t, "idle_backend_connections", "limits.idle_backend_connections", 0,
                      max_connections_limit, cfg_.limits.idle_backend_connections);
+    }
+
+    void read_tls(const toml::table& t) {
+        tls_rule& r = cfg_.tls;
+        // A file path: a non-empty string without NUL (it goes to open(2)). Files are read
+        // when the config is applied (serve, reload), not here.
+        const auto path_of = [&](const toml::node& n, const std::string& where, std::string& out) {
+            const auto v = n.value<std::string>();
+            if (!v || v->empty() || v->find('\0') != std::string::npos) {
+                error(n.source(), where + " must be a file path (a non-empty string)");
+                return false;
+            }
+            out = *v;
+            return true;
+        };
+        const toml::node* certs = t.get("certificates");
+        const toml::array* list = certs != nullptr ? certs->as_array() : nullptr;
+        if (list == nullptr || list->empty()) {
+            error(certs != nullptr ? certs->source() : t.source(),
+                  "tls.certificates must list at least one {cert = \"chain.pem\", key = \"key.pem\"} "
+                  "(remove [tls] to serve plain HTTP)");
+        } else {
+            for (std::size_t i = 0; i < list->size(); ++i) {
+                const toml::node& n = *list->get(i);
+                const std::string where = "tls.certificates[" + std::to_string(i) + "]";
+                const toml::table* c = n.as_table();
+                if (c == nullptr) {
+                    error(n.source(), where + " must be a table {cert = \"chain.pem\", key = \"key.pem\"}");
+                    continue;
+                }
+                check_keys(*c, where, cert_keys);
+                tls_certificate cert;
+                const toml::node* cn = c->get("cert");
+                const toml::node* kn = c->get("key");
+                if (cn == nullptr || kn == nullptr) {
+                    error(n.source(), where + " needs both cert (the chain, PEM) and key (PEM)");
+                    continue;
+                }
+                if (path_of(*cn, where + ".cert", cert.cert) && path_of(*kn, where + ".key", cert.key))
+                    r.certificates.push_back(std::move(cert));
+            }
+        }
+        read_bool(t, "strict_sni", "tls.strict_sni", r.strict_sni);
+        if (const std::string* v = read_string(t, "min_version", "tls.min_version")) {
+            if (*v == "1.2")
+                r.min_version = tls_version::v1_2;
+            else if (*v == "1.3")
+                r.min_version = tls_version::v1_3;
+            else
+                error(t.get("min_version")->source(), "tls.min_version = \"" + *v + "\": expected \"1.2\" or \"1.3\"");
+        }
+        if (const toml::node* n = t.get("ticket_keys")) {
+            const toml::array* files = n->as_array();
+            if (files == nullptr) {
+                error(n->source(), "tls.ticket_keys must be a list of file paths");
+            } else {
+                for (std::size_t i = 0; i < files->size(); ++i) {
+                    std::string path;
+                    if (path_of(*files->get(i), "tls.ticket_keys[" + std::to_string(i) + "]", path))
+                        r.ticket_keys.push_back(std::move(path));
+                }
+            }
+        }
+    }
+
+    void read_rate_limit(const toml::table& t) {
+        rate_rule& r = cfg_.rate_limit;
+        rate_value rate;
+        if (t.get("rate") == nullptr) {
+            error(t.source(), "[rate_limit] needs a rate, e.g. rate = \"100/s\" (remove the section to limit nothing)");
+            return;
+        }
+        if (!read_parsed(t, "rate", "rate_limit.rate", parse_rate, rate)) return;
+        const toml::source_region at = t.get("rate")->source();
+        // Keys are timed in microseconds: one request per key per microsecond at most.
+        if (static_cast<std::uint64_t>(rate.count) > static_cast<std::uint64_t>(rate.period.count()) * max_rate_per_ms) {
+            error(at, "rate_limit.rate = \"" + to_string(rate) + "\" is above 1000000/s per key");
+            return;
+        }
+        r.count = rate.count;
+        r.period = rate.period;
+        // A second's worth by default (nginx's burst is the excess over one; this is the
+        // whole bucket), and at least one request.
+        const std::uint64_t per_second =
+            (static_cast<std::uint64_t>(r.count) * 1000 + static_cast<std::uint64_t>(r.period.count()) - 1) /
+            static_cast<std::uint64_t>(r.period.count());
+        r.burst = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(per_second, 1, max_burst));
+        if (read_integer(t, "burst", "rate_limit.burst", 1, max_burst, r.burst)) {
+            // A burst refills at the rate; one that takes over a day to refill is a typo.
+            const auto refill_ms = static_cast<std::uint64_t>(r.burst - 1) *
+                                   static_cast<std::uint64_t>(r.period.count()) / r.count;
+            if (refill_ms > static_cast<std::uint64_t>(max_timeout.count()))
+                error(t.get("burst")->source(), "rate_limit.burst = " + std::to_string(r.burst) + " at " +
+                                                    to_string(rate) + " takes over a day to refill");
+        }
+        if (const std::string* by = read_string(t, "by", "rate_limit.by")) {
+            if (*by == "key") {
+                r.by.reset();
+            } else if (auto rule = parse_hash_key(*by)) {
+                r.by = *rule.value;
+            } else {
+                error(t.get("by")->source(), "rate_limit.by: \"key\" (the routing key) or a key rule: " + rule.error);
+            }
+        }
+        read_bool(t, "dry_run", "rate_limit.dry_run", r.dry_run);
+        if (const std::string* scope = read_string(t, "scope", "rate_limit.scope")) {
+            if (*scope == "cluster")
+                r.scope = rate_scope::cluster;
+            else if (*scope == "instance")
+                r.scope = rate_scope::instance;
+            else
+                error(t.get("scope")->source(),
+                      "rate_limit.scope = \"" + *scope + "\": expected \"cluster\" or \"instance\"");
+        }
+        std::uint32_t slots = r.table_size;
+        if (read_integer(t, "table_size", "rate_limit.table_size", min_rate_table, max_rate_table, slots))
+            r.table_size = std::bit_ceil(slots);
     }
 
     void read_admin(const toml::table& t) {

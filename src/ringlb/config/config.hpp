@@ -12,6 +12,8 @@
 #pragma once
 
 #include "ringlb/common/key_rule.hpp"
+#include "ringlb/common/rate_rule.hpp"
+#include "ringlb/common/tls_rule.hpp"
 
 #include <chash/algorithm.hpp>
 
@@ -164,10 +166,12 @@ struct backend_config {
 
 struct config {
     server_config server;
+    tls_rule tls;  ///< [tls]; plain HTTP unless it lists certificates
     routing_config routing;
     timeouts_config timeouts;
     limits_config limits;
     health_config health;
+    rate_rule rate_limit;  ///< [rate_limit]; off unless it has a rate
     membership_config membership;
     admin_config admin;
     log_config log;

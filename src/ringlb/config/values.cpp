@@ -349,6 +349,39 @@ std::string to_string(const endpoint& e) {
     return (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port);
 }
 
+parsed<rate_value> parse_rate(std::string_view text) {
+    const auto bad = [&](std::string_view why) {
+        return parsed<rate_value>::fail("malformed rate " + quoted(text) + ": " + std::string{why} +
+                                        "; expected a count per unit, e.g. \"100/s\", \"30/m\" or \"1000/h\"");
+    };
+    const std::size_t slash = text.find('/');
+    if (slash == std::string_view::npos) return bad("no '/'");
+    const std::string_view number = text.substr(0, slash);
+    const std::string_view unit = text.substr(slash + 1);
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+    if (number.empty() || ec != std::errc{} || end != number.data() + number.size())
+        return bad("the count is not a whole number");
+    if (n < 1 || n > 1'000'000'000) return bad("the count is out of range 1..1000000000");
+    rate_value r;
+    r.count = static_cast<std::uint32_t>(n);
+    if (unit == "s") {
+        r.period = duration{1000};
+    } else if (unit == "m") {
+        r.period = duration{60'000};
+    } else if (unit == "h") {
+        r.period = duration{3'600'000};
+    } else {
+        return bad("unknown unit " + quoted(unit));
+    }
+    return {r, {}};
+}
+
+std::string to_string(const rate_value& rate) {
+    const char* unit = rate.period == duration{1000} ? "s" : rate.period == duration{60'000} ? "m" : "h";
+    return std::to_string(rate.count) + "/" + unit;
+}
+
 std::string to_string(const hash_key_rule& rule) {
     switch (rule.from) {
         case hash_key_rule::source::header:

@@ -53,6 +53,13 @@ inline constexpr std::uint32_t max_backend_weight = 10'000;
 /// header:NAME | cookie:NAME | query:NAME | path | client_ip
 [[nodiscard]] parsed<hash_key_rule> parse_hash_key(std::string_view text);
 
+/// A rate: "100/s", "30/m", "1000/h" (a whole number of requests, 1..1,000,000,000).
+struct rate_value {
+    std::uint32_t count = 0;
+    duration period{1000};
+};
+[[nodiscard]] parsed<rate_value> parse_rate(std::string_view text);
+
 /// least-loaded | round-robin | reject
 [[nodiscard]] parsed<keyless_policy> parse_keyless(std::string_view text);
 
@@ -72,6 +79,7 @@ inline constexpr std::uint32_t max_backend_weight = 10'000;
 /// Inverse notations, for messages, `ringlb check` and tools output.
 [[nodiscard]] std::string to_string(const endpoint& e);
 [[nodiscard]] std::string to_string(const hash_key_rule& rule);
+[[nodiscard]] std::string to_string(const rate_value& rate);
 [[nodiscard]] std::string_view to_string(keyless_policy policy) noexcept;
 [[nodiscard]] std::string_view to_string(check_kind kind) noexcept;
 [[nodiscard]] std::string_view to_string(panic_mode mode) noexcept;

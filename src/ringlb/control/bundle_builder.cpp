@@ -64,6 +64,7 @@ proxy_settings make_settings(const config& cfg) {
     s.previous_owner_window = cfg.routing.previous_owner_window;
     s.upgrade = cfg.server.upgrade;
     s.tunnel_handover = cfg.routing.tunnel_handover;
+    s.rate_limit = cfg.rate_limit;
     return s;
 }
 
@@ -77,7 +78,11 @@ std::shared_ptr<const bundle> build_bundle(const config& cfg, const bundle* prev
             return nullptr;
         }
     }
-    return build_bundle(cfg, members, addresses, previous, error);
+    std::shared_ptr<const tls_server_context> tls;
+    if (cfg.tls.enabled() && !(tls = tls_server_context::build(cfg.tls, error))) return nullptr;
+    auto b = build_bundle(cfg, members, addresses, previous, error);
+    if (b) b->tls = std::move(tls);
+    return b;
 }
 
 namespace {
@@ -144,7 +149,7 @@ std::shared_ptr<const routing_snapshot> derive(const std::shared_ptr<const routi
 
 }  // namespace
 
-std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const member> members,
+std::shared_ptr<bundle> build_bundle(const config& cfg, std::span<const member> members,
                                            std::span<const asio::ip::tcp::endpoint> addresses,
                                            const bundle* previous, std::string& error,
                                            placement_change* how) {
@@ -173,6 +178,16 @@ std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const me
     for (std::size_t i = 0; i < members.size(); ++i) index.emplace(members[i].backend.id, i);
     for (const backend& be : b->routing->backends()) b->addresses.push_back(addresses[index.at(be.id)]);
     b->settings = make_settings(cfg);
+    if (cfg.rate_limit.enabled()) {
+        // The same table across rebuilds and reloads while its size holds: the keys' state
+        // (and the instance share control set on it) carries over.
+        if (previous != nullptr && previous->limiter && previous->limiter->slots() == cfg.rate_limit.table_size)
+            b->limiter = previous->limiter;
+        else
+            b->limiter = std::make_shared<gcra_table>(cfg.rate_limit.table_size);
+        if (previous != nullptr && previous->limiter && b->limiter != previous->limiter)
+            b->limiter->set_share(previous->limiter->share());
+    }
     b->generation = next_generation.fetch_add(1, std::memory_order_relaxed);
     if (how != nullptr) *how = change;
     return b;

@@ -34,9 +34,9 @@ namespace ringlb {
 /// The data path's settings from [routing], [timeouts] and [limits].
 [[nodiscard]] proxy_settings make_settings(const config& cfg);
 
-/// A bundle for `cfg`, reusing the backend states of `previous` for ids that persist. Null
-/// with `error` set when a backend address does not resolve or the algorithm refuses the
-/// backends.
+/// A bundle for `cfg`, reusing the backend states of `previous` for ids that persist, with
+/// its TLS context built from [tls]. Null with `error` set when a backend address does not
+/// resolve, the algorithm refuses the backends, or a TLS file is bad.
 [[nodiscard]] std::shared_ptr<const bundle> build_bundle(const config& cfg, const bundle* previous,
                                                          std::string& error);
 
@@ -45,7 +45,9 @@ enum class placement_change : std::uint8_t { first, none, added_one, removed_one
 
 /// A bundle for `members` (addresses[i] is members[i]'s) under the settings of `cfg`,
 /// reusing what it can of `previous`. Null with `error` set when the algorithm refuses.
-[[nodiscard]] std::shared_ptr<const bundle> build_bundle(const config& cfg, std::span<const member> members,
+/// The bundle is returned mutable for the controller to attach what it builds once per
+/// config rather than per membership change (the TLS context), before it publishes it.
+[[nodiscard]] std::shared_ptr<bundle> build_bundle(const config& cfg, std::span<const member> members,
                                                          std::span<const asio::ip::tcp::endpoint> addresses,
                                                          const bundle* previous, std::string& error,
                                                          placement_change* how = nullptr);

@@ -55,6 +55,19 @@ void controller::arm_zone_timer() {
 }
 
 void controller::apply(std::shared_ptr<const config> cfg, done_fn done) {
+    // TLS files are read once per config (start, reload), not per membership change, and
+    // checked before anything changes: a bad one fails the reload and the running
+    // certificates serve on.
+    std::shared_ptr<const tls_server_context> tls;
+    if (cfg->tls.enabled()) {
+        std::string error;
+        tls = tls_server_context::build(cfg->tls, error);
+        if (!tls) {
+            if (done) asio::post(io_, [done = std::move(done), error] { done(false, error); });
+            return;
+        }
+    }
+    next_tls_ = std::move(tls);
     next_cfg_ = std::move(cfg);
     resolver_.set_timeout(next_cfg_->timeouts.resolve);
     // A reload looks every name up again: those looked up before it are stale. Names looked
@@ -165,7 +178,9 @@ void controller::resolved() {
         finish_pass(false, error);
         return;
     }
+    b->tls = next_tls_;
     cfg_ = next_cfg_;
+    tls_ = next_tls_;
     sync_tracked(*b);
     std::optional<double> moved;
     if (current_ && how != placement_change::none && how != placement_change::first)
@@ -192,6 +207,7 @@ void controller::finish_pass(bool ok, const std::string& message) {
         // A config that could not be published is not half applied: the running one's
         // backends are the file layer again.
         next_cfg_ = cfg_;
+        next_tls_ = tls_;  // and its certificates, not the failed config's
         if (cfg_->membership.source == membership_source_kind::file)
             store_.set_file(cfg_->backends, cfg_->health.defaults);
     }

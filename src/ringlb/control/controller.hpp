@@ -155,6 +155,8 @@ private:
     resolver resolver_;
     std::shared_ptr<const config> cfg_;       // the config of the running bundle
     std::shared_ptr<const config> next_cfg_;  // the config being published
+    std::shared_ptr<const tls_server_context> next_tls_;  // its TLS context (null: plain HTTP)
+    std::shared_ptr<const tls_server_context> tls_;       // the published config's
     std::shared_ptr<const bundle> current_;
     std::map<std::string, tracked, std::less<>> tracked_;
     struct resolved_address {

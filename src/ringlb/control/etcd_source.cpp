@@ -268,6 +268,7 @@ asio::awaitable<bool> etcd_source::read_all() {
     from_snapshot_ = false;
     ++full_reads_;
     apply_backends(applied_);
+    if (hooks_.instances) hooks_.instances(instances_.size());
     if (ready_) {
         auto f = std::move(ready_);
         ready_ = nullptr;
@@ -369,6 +370,7 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
     }
     next_backoff_ = std::chrono::milliseconds{100};
     const std::string_view prefix = cfg_.prefix;
+    bool instances_counted = false;  // the number of live instances changed
     for (const auto& e : m.events) {
         const std::string_view rest = strip(e.item.key, prefix);
         if (rest.substr(0, 9) == "backends/") {
@@ -389,10 +391,12 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
             }
         } else if (rest.substr(0, 10) == "instances/") {
             const std::string name{rest.substr(10)};
+            const std::size_t before = instances_.size();
             if (e.deleted)
                 instances_.erase(name);
             else
                 instances_[name] = {name, parse_instance_doc(e.item.value), e.item.mod_revision};
+            instances_counted |= instances_.size() != before;
         }
         applied_ = std::max(applied_, e.item.mod_revision);
     }
@@ -400,6 +404,7 @@ bool etcd_source::on_message(const etcd::watch_message& m) {
         backends_dirty_ = false;
         apply_backends(applied_);
     }
+    if (instances_counted && hooks_.instances) hooks_.instances(instances_.size());
     return true;
 }
 

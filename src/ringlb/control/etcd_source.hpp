@@ -90,6 +90,9 @@ public:
         std::function<void(const std::string&)> log;
         /// This instance's registration document (re-written when it changes).
         std::function<nlohmann::json()> instance_doc;
+        /// The number of registered (live) instances, this one included once registered:
+        /// after each full read, and when a watch event changes it.
+        std::function<void(std::size_t)> instances;
     };
     using ready_fn = std::function<void(bool ok, const std::string& message)>;
 

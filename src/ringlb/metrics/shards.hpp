@@ -36,14 +36,14 @@ struct alignas(64) backend_shard {
 };
 
 /// The statuses ringlb answers itself (http/error_response.hpp), in exposition order.
-inline constexpr std::array<int, 9> own_statuses{400, 408, 413, 414, 431, 500, 502, 503, 504};
+inline constexpr std::array<int, 10> own_statuses{400, 408, 413, 414, 429, 431, 500, 502, 503, 504};
 
 /// Index of `status` in own_statuses; the last slot (504) never collides because every
 /// status ringlb answers is listed.
 [[nodiscard]] constexpr std::size_t own_status_index(int status) noexcept {
     for (std::size_t i = 0; i < own_statuses.size(); ++i)
         if (own_statuses[i] == status) return i;
-    return 5;  // 500: anything unexpected is ringlb's own failure
+    return 6;  // 500: anything unexpected is ringlb's own failure
 }
 
 /// One worker's counts for the whole proxy.
@@ -58,6 +58,11 @@ struct alignas(64) proxy_shard {
     counter tunnels;         ///< Upgrade tunnels open now (a gauge)
     counter tunnels_opened;  ///< Upgrade tunnels opened (101s relayed)
     counter tunnels_moved;   ///< tunnels closed because their key moved to another backend
+    counter rate_limited;          ///< requests refused with 429 by [rate_limit]
+    counter rate_limit_dry_run;    ///< requests over [rate_limit] let through (dry_run)
+    counter rate_limit_evictions;  ///< keys' limit state dropped to track another key
+    counter tls_handshakes;          ///< TLS handshakes completed
+    counter tls_handshake_failures;  ///< TLS handshakes that failed, stalled or were cut
 };
 
 }  // namespace ringlb::metrics

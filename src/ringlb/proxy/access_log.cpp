@@ -169,6 +169,7 @@ bool access_log_writer::append(const access_entry& e) {
     append_uint(out, e.duration_us);
     out.append(",\"retries\":");
     append_uint(out, e.retries);
+    if (e.rate_limited) out.append(",\"rate_limited\":true");
     out.append("}\n");
     return out.size() >= flush_threshold;
 }

@@ -7,7 +7,7 @@
 //
 // {"time":"2025-01-31T12:00:00.123Z","client":"10.0.0.7","method":"GET","path":"/a",
 //  "status":200,"backend":"app-1","key_hash":"9f3c...","bytes":512,"duration_us":830,
-//  "retries":0}
+//  "retries":0}                     (+ "rate_limited":true when over [rate_limit])
 //
 // Workers format lines into their own buffer and hand whole batches to a logging thread,
 // one lock per batch, never per request. The thread does the write(2) calls, so a slow
@@ -43,6 +43,7 @@ struct access_entry {
     std::uint64_t bytes = 0;                ///< bytes sent to the client
     std::uint64_t duration_us = 0;
     unsigned retries = 0;
+    bool rate_limited = false;  ///< logged as "rate_limited":true only when set
 };
 
 class access_log {

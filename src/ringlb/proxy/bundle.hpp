@@ -8,17 +8,20 @@
 //   b->generation = next_generation++;
 //   for (auto& w : workers) w->publish(b);              // each worker swaps its pointer
 //
-// The control-to-worker boundary is three things only: this bundle (immutable once
+// The control-to-worker boundary is four things only: this bundle (immutable once
 // published; a request keeps the one it started with), the per-backend state atomics the
-// routing snapshot points to (lb/backend_state.hpp), and, once metrics exist, per-worker
-// metric shards. The data plane never includes the control plane: this header is the one
+// routing snapshot points to (lb/backend_state.hpp), the rate-limit table (lock-free, its
+// instance share set by control: limit/gcra_table.hpp), and per-worker metric shards. The data plane never includes the control plane: this header is the one
 // thing control includes from proxy/, and it is plain data.
 //
 // Thread-safety: immutable after publication; shared read-only by every worker.
 #pragma once
 
 #include "ringlb/common/key_rule.hpp"
+#include "ringlb/common/rate_rule.hpp"
 #include "ringlb/lb/routing.hpp"
+#include "ringlb/limit/gcra_table.hpp"
+#include "ringlb/tls/server_context.hpp"
 
 #include <asio/ip/tcp.hpp>
 
@@ -58,12 +61,19 @@ struct proxy_settings {
     std::chrono::milliseconds previous_owner_window{60000};
     std::vector<std::string> upgrade;  ///< protocols an Upgrade may switch to (http/upgrade.hpp)
     std::chrono::milliseconds tunnel_handover{10000};  ///< tunnels of a key that moved close over this
+    rate_rule rate_limit;  ///< off unless enabled(); the state is bundle::limiter
 };
 
 struct bundle {
     std::shared_ptr<const routing_snapshot> routing;
     std::vector<asio::ip::tcp::endpoint> addresses;  ///< addresses[i] is routing->backends()[i]'s
     proxy_settings settings;
+    /// The rate-limit state (nullptr = off): one table shared by every worker and kept
+    /// across reloads of the same size, so a reload forgives no one.
+    std::shared_ptr<gcra_table> limiter;
+    /// The listener's TLS (nullptr = plain HTTP): a connection keeps the context it was
+    /// accepted with, whatever a reload publishes meanwhile.
+    std::shared_ptr<const tls_server_context> tls;
     std::uint64_t generation = 0;  ///< monotonic per process; the first bundle is 1
 };
 

@@ -54,6 +54,7 @@ struct request_record {
     std::optional<std::uint64_t> key_hash;
     std::uint64_t bytes = 0;
     unsigned retries = 0;
+    bool rate_limited = false;  ///< over [rate_limit] (refused, or let through in a dry run)
 };
 
 /// What the exchange needs to know of the request.

@@ -3,7 +3,9 @@
 #include "ringlb/http/error_response.hpp"
 #include "ringlb/http/forward.hpp"
 #include "ringlb/http/key.hpp"
+#include "ringlb/http/rate_limited.hpp"
 #include "ringlb/http/upgrade.hpp"
+#include "ringlb/lb/ramp.hpp"
 #include "ringlb/proxy/body_pump.hpp"
 #include "ringlb/proxy/exchange.hpp"
 #include "ringlb/proxy/request_head.hpp"
@@ -71,8 +73,8 @@ std::uint64_t micros_since(steady_clock::time_point t) noexcept {
 
 }  // namespace
 
-session::session(worker& w, tcp::socket socket)
-    : worker_{w}, client_{std::move(socket)}, wd_{w.io(), client_} {
+session::session(worker& w, tcp::socket socket, std::shared_ptr<const tls_server_context> tls)
+    : worker_{w}, client_{std::move(socket), std::move(tls)}, wd_{w.io(), client_} {
     worker_.session_opened(this);
 }
 
@@ -103,7 +105,14 @@ void session::release_buffers() noexcept {
 
 asio::awaitable<void> session::run() {
     asio::error_code ec;
-    for (;;) {
+    if (client_.tls()) {
+        // Cut like a slow head: a client that stalls its handshake holds nothing for long.
+        wd_.arm(watchdog::phase::client_head, worker_.current()->b->settings.timeouts.client_header);
+        co_await client_.async_handshake(use_ec(ec));
+        wd_.disarm();
+        (ec ? worker_.counters().tls_handshake_failures : worker_.counters().tls_handshakes).add();
+    }
+    while (!ec) {
         if (!in_ || in_->size() == 0) {
             // Between requests: hold no pooled buffer, only the socket (see buffer.hpp). The
             // wait is a read into the session's own small array rather than an
@@ -199,11 +208,13 @@ void session::finish(request_record& rec, answered_by by) {
     e.bytes = rec.bytes;
     e.duration_us = us;
     e.retries = rec.retries;
+    e.rate_limited = rec.rate_limited;
     worker_.log(e);
 }
 
-asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec, int status, bool close) {
-    const std::string_view r = error_response(status, close, rec.method == "HEAD");
+asio::awaitable<bool> session::reply_error(const bundle& b, request_record& rec, int status, bool close,
+                                          std::string_view prepared) {
+    const std::string_view r = prepared.empty() ? error_response(status, close, rec.method == "HEAD") : prepared;
     asio::error_code ec;
     wd_.arm(watchdog::phase::client_io, b.settings.timeouts.idle);
     co_await client_.async_write(asio::buffer(r), use_ec(ec));
@@ -278,6 +289,45 @@ asio::awaitable<void> session::run_tunnel(local_bundle_ptr& holder, exchange& ex
     conn->close();
 }
 
+int session::check_rate_limit(const bundle& b, request_record& rec, std::size_t message_end) {
+    const rate_rule& rule = b.settings.rate_limit;
+    const http_parser& req = *req_;
+    std::uint64_t key = 0;
+    if (!rule.by) {
+        if (!rec.key_hash) return 0;  // nothing to count it against: not limited
+        key = *rec.key_hash;
+    } else if (const auto k = extract_key(*rule.by, req, client_.peer_ip())) {
+        key = b.routing->hash_key(*k);
+    } else {
+        return 0;
+    }
+    gcra_table& table = *b.limiter;
+    // A mix of the key's hash, so where a key sits in the table is unrelated to where it
+    // sits on the ring.
+    const gcra_answer a =
+        table.take(handover_hash(key), table.now_us(rec.started), gcra_limit::from(rule, table.share()));
+    metrics::proxy_shard& p = worker_.counters();
+    if (a.evicted) p.rate_limit_evictions.add();
+    if (a.allowed) return 0;
+    rec.rate_limited = true;
+    if (rule.dry_run) {
+        p.rate_limit_dry_run.add();
+        return 0;
+    }
+    p.rate_limited.add();
+    // The connection stays when the request was read whole and the client keeps it.
+    // (An HTTP/1.0 client is not told keep-alive: it closes, as the exchange's answers do.)
+    const bool close = message_end == 0 || !req.keep_alive() || req.version_minor() == 0 || worker_.draining();
+    if (!close) msg_end_ = message_end;
+    out_.clear();
+    append_rate_limited(out_,
+                        {.quota = rule.count,
+                         .window_s = static_cast<std::uint64_t>(rule.period.count()) / 1000,
+                         .retry_after_us = a.retry_after_us},
+                        close, rec.method == "HEAD");
+    return close ? 2 : 1;
+}
+
 asio::awaitable<bool> session::serve_one() {
     // The worker-local handle keeps this request's bundle alive until it ends, whatever a
     // reload publishes meanwhile.
@@ -320,6 +370,11 @@ asio::awaitable<bool> session::serve_one() {
         co_return co_await reply_error(b, rec, req.error_status(), true);
     if (req.bounded_bytes() > settings.limits.max_body_bytes)
         co_return co_await reply_error(b, rec, 413, true);
+    if (b.limiter) {
+        const bool whole = first.what == http_parser::event::message_complete;
+        if (const int limited = check_rate_limit(b, rec, whole ? h.end + first.consumed : 0))
+            co_return co_await reply_error(b, rec, 429, limited == 2, out_);
+    }
     request_plan plan;
     plan.head = out_;
     plan.body_begin = h.end;

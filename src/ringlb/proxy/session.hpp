@@ -36,7 +36,8 @@ struct request_record;
 
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(worker& w, asio::ip::tcp::socket socket);
+    /// With `tls`, the connection is TLS: the handshake comes first.
+    session(worker& w, asio::ip::tcp::socket socket, std::shared_ptr<const tls_server_context> tls = nullptr);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -53,7 +54,13 @@ public:
 private:
     asio::awaitable<void> run();
     asio::awaitable<bool> serve_one();
-    asio::awaitable<bool> reply_error(const bundle& b, request_record& rec, int status, bool close);
+    /// Sends ringlb's own answer: error_response(status), or `prepared` when given.
+    asio::awaitable<bool> reply_error(const bundle& b, request_record& rec, int status, bool close,
+                                      std::string_view prepared = {});
+    /// Counts the request against [rate_limit]. Answers 0 to let it through; otherwise the
+    /// 429 is in out_ and the answer is 1 (keep the connection) or 2 (close it).
+    /// `message_end`: where the request ends in in_ when it was read whole, else 0.
+    int check_rate_limit(const bundle& b, request_record& rec, std::size_t message_end);
     asio::awaitable<void> linger_close(const bundle& b);
     asio::awaitable<void> run_tunnel(std::shared_ptr<const struct local_bundle>& holder, class exchange& ex,
                                      request_record& rec, std::string_view offered);

@@ -197,7 +197,7 @@ void worker::on_accept(const asio::error_code& ec, asio::ip::tcp::socket sock) {
     asio::error_code ignored;
     sock.set_option(asio::ip::tcp::no_delay(true), ignored);
     metrics_.accepted.add();
-    std::make_shared<session>(*this, std::move(sock))->start();
+    std::make_shared<session>(*this, std::move(sock), current_->b->tls)->start();
     accept_next();
 }
 
@@ -252,7 +252,12 @@ void worker::arm_sweep() {
     sweep_timer_.expires_after(std::chrono::seconds{5});
     sweep_timer_.async_wait([this](const asio::error_code& ec) {
         if (ec || finished_) return;
-        upstreams_.sweep(steady_clock::now(), current_->b->settings.timeouts.idle);
+        const steady_clock::time_point now = steady_clock::now();
+        const bundle& b = *current_->b;
+        upstreams_.sweep(now, b.settings.timeouts.idle);
+        // Rate-limit slots back to a fresh state are cleared a slice at a time, so every
+        // slot is visited at least once a minute whatever the worker count (gcra_table.hpp).
+        if (b.limiter) b.limiter->sweep(b.limiter->now_us(now), b.limiter->slots() / 12 + 1);
         arm_sweep();
     });
 }
