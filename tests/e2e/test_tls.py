@@ -183,6 +183,14 @@ class TlsTest(E2E):
                 self.assertEqual(c.request("GET", "/", {"X-User-Id": "u"}).status, 200)
             with TlsConn(alone.port, ctx, session=session) as c:
                 self.assertFalse(c.sock.session_reused, f"{version}: resumed without the key")
+            # A resumed connection hands out a ticket in turn (a TLS 1.3 client uses one
+            # once): every connection of a client resumes, not every other one.
+            for _ in range(3):
+                with TlsConn(self.lb.port, ctx, session=session) as c:
+                    self.assertTrue(c.sock.session_reused, f"{version}: a chained resumption")
+                    self.assertEqual(c.request("GET", "/", {"X-User-Id": "u"}).status, 200)
+                    session = c.sock.session
+        self.assertGreaterEqual(self.metric('ringlb_tls_handshakes_total{result="resumed"}'), 6)
         # A rotation: the new key first, the old one still decrypts its tickets.
         ctx = client_context(self.pki, max_version=ssl.TLSVersion.TLSv1_2)
         with TlsConn(self.lb.port, ctx) as c:

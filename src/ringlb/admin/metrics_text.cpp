@@ -70,8 +70,11 @@ std::string metrics_text(const controller& c, const std::vector<const metrics::p
                    "The instances a cluster-wide [rate_limit] is split between (1: this instance enforces all of it).");
         out.sample("ringlb_rate_limit_share", {}, std::uint64_t{b.limiter->share()});
     }
-    out.family("ringlb_tls_handshakes_total", "counter", "TLS handshakes, by result (failed: refused, broken, stalled or cut).");
+    out.family("ringlb_tls_handshakes_total", "counter",
+               "TLS handshakes, by result (ok: completed, of which resumed: by a session ticket; failed: refused, "
+               "broken, stalled or cut).");
     out.sample("ringlb_tls_handshakes_total", {{"result", "ok"}}, p.tls_handshakes);
+    out.sample("ringlb_tls_handshakes_total", {{"result", "resumed"}}, p.tls_resumed);
     out.sample("ringlb_tls_handshakes_total", {{"result", "failed"}}, p.tls_handshake_failures);
     out.family("ringlb_rate_limit_evictions_total", "counter",
                "Keys whose rate-limit state was dropped to track another key (rate_limit.table_size too small).");

@@ -49,6 +49,7 @@ struct proxy_totals {
     std::uint64_t rate_limit_dry_run = 0;
     std::uint64_t rate_limit_evictions = 0;
     std::uint64_t tls_handshakes = 0;
+    std::uint64_t tls_resumed = 0;
     std::uint64_t tls_handshake_failures = 0;
 };
 
@@ -91,6 +92,7 @@ struct proxy_totals {
         t.rate_limit_dry_run += p->rate_limit_dry_run.get();
         t.rate_limit_evictions += p->rate_limit_evictions.get();
         t.tls_handshakes += p->tls_handshakes.get();
+        t.tls_resumed += p->tls_resumed.get();
         t.tls_handshake_failures += p->tls_handshake_failures.get();
     }
     return t;

@@ -62,6 +62,7 @@ struct alignas(64) proxy_shard {
     counter rate_limit_dry_run;    ///< requests over [rate_limit] let through (dry_run)
     counter rate_limit_evictions;  ///< keys' limit state dropped to track another key
     counter tls_handshakes;          ///< TLS handshakes completed
+    counter tls_resumed;             ///< ...of which resumed a session (a ticket)
     counter tls_handshake_failures;  ///< TLS handshakes that failed, stalled or were cut
 };
 

@@ -53,6 +53,8 @@ public:
     client_stream& operator=(const client_stream&) = delete;
 
     [[nodiscard]] bool tls() const noexcept { return tls_.ssl != nullptr; }
+    /// Whether the TLS handshake resumed a session (a ticket) rather than a full one.
+    [[nodiscard]] bool tls_resumed() const noexcept { return tls_.ssl != nullptr && SSL_session_reused(tls_.ssl) == 1; }
 
     /// The TLS handshake (a TLS stream only).
     template <class Token>

@@ -111,6 +111,7 @@ asio::awaitable<void> session::run() {
         co_await client_.async_handshake(use_ec(ec));
         wd_.disarm();
         (ec ? worker_.counters().tls_handshake_failures : worker_.counters().tls_handshakes).add();
+        if (!ec && client_.tls_resumed()) worker_.counters().tls_resumed.add();
     }
     while (!ec) {
         if (!in_ || in_->size() == 0) {

@@ -99,7 +99,10 @@ int on_ticket(SSL* s, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_
     for (std::size_t i = 0; i < keys.size(); ++i) {
         if (std::memcmp(key_name, keys[i].name.data(), keys[i].name.size()) != 0) continue;
         if (!use(keys[i], false)) return -1;
-        return i == 0 ? 1 : 2;  // 2: a ticket of an older key, renewed under the current one
+        // 2 asks for a new ticket: for one under an older key (renewed under the current
+        // one), and always in TLS 1.3, whose clients use a ticket once: without a new one
+        // every other handshake would be a full one.
+        return i == 0 && SSL_version(s) != TLS1_3_VERSION ? 1 : 2;
     }
     return 0;  // a key no longer held: a full handshake
 }
