@@ -31,7 +31,7 @@ struct fixture {
     int closed_calls = 0;
     parking_lot lot{
         io,
-        {.resume = [this](int fd, bool) { resumed.push_back(fd); }, .closed = [this] { ++closed_calls; }}};
+        {.resume = [this](int fd, bool, std::unique_ptr<ringlb::tls_held>) { resumed.push_back(fd); }, .closed = [this] { ++closed_calls; }}};
 
     // A loopback connection: {the peer (the client), the accepted side (to park)}.
     std::pair<tcp::socket, tcp::socket> connection() {

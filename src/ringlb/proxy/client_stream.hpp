@@ -1,7 +1,7 @@
 // ringlb/proxy/client_stream.hpp: the client's side of a session, as the session uses it.
 //
 //   ringlb::client_stream client{std::move(accepted_socket), tls_or_null};
-//   if (client.tls()) co_await client.async_handshake(token);
+//   if (client.tls() && !client.established()) co_await client.async_handshake(token);
 //   auto n = co_await client.async_read_some(asio::buffer(buf), token);
 //   co_await client.async_write(buffers, token);
 //   client.peer_ip();    // "192.0.2.7", for X-Forwarded-For and the access log
@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,13 @@ public:
         }
         if (tls) start_tls(std::move(tls));
     }
+    /// A parked TLS connection taken up again: its handshake is long done.
+    client_stream(asio::ip::tcp::socket s, std::unique_ptr<tls_held> held) : client_stream{std::move(s)} {
+        asio::error_code ec;
+        socket_.native_non_blocking(true, ec);         // (it still is; asio is told)
+        tls_.ssl = std::exchange(held->ssl, nullptr);  // its BIO still names this descriptor
+        context_ = std::move(held->context);
+    }
     ~client_stream() {
         if (tls_.ssl != nullptr) SSL_free(tls_.ssl);
     }
@@ -53,8 +61,15 @@ public:
     client_stream& operator=(const client_stream&) = delete;
 
     [[nodiscard]] bool tls() const noexcept { return tls_.ssl != nullptr; }
+    /// A TLS connection whose handshake is done (a parked one taken up again, or after
+    /// async_handshake).
+    [[nodiscard]] bool established() const noexcept {
+        return tls_.ssl != nullptr && SSL_is_init_finished(tls_.ssl) == 1;
+    }
     /// Whether the TLS handshake resumed a session (a ticket) rather than a full one.
-    [[nodiscard]] bool tls_resumed() const noexcept { return tls_.ssl != nullptr && SSL_session_reused(tls_.ssl) == 1; }
+    [[nodiscard]] bool tls_resumed() const noexcept {
+        return tls_.ssl != nullptr && SSL_session_reused(tls_.ssl) == 1;
+    }
 
     /// The TLS handshake (a TLS stream only).
     template <class Token>
@@ -102,9 +117,33 @@ public:
         socket_.close(ignored);
     }
 
-    /// The TCP socket, when nothing else holds state for the connection (parking takes its
-    /// descriptor: parking_lot.hpp); nullptr for TLS, whose state is OpenSSL's.
-    [[nodiscard]] asio::ip::tcp::socket* plain_socket() noexcept { return tls_.ssl == nullptr ? &socket_ : nullptr; }
+    // --- parking (parking_lot.hpp): the descriptor, and for TLS the OpenSSL state with it ---
+
+    /// Whether the connection can be parked now: plain, or TLS established, unbroken, with
+    /// nothing buffered in OpenSSL (SSL_has_pending: bytes already read from the socket
+    /// would not wake the lot) and nothing waiting to be sent.
+    [[nodiscard]] bool parkable() const noexcept {
+        if (tls_.ssl == nullptr) return socket_.is_open();
+        // (Nor bytes OpenSSL still has to send: the lot waits for input only.)
+        return !tls_.broken && SSL_is_init_finished(tls_.ssl) == 1 && SSL_has_pending(tls_.ssl) != 1 &&
+               SSL_want_write(tls_.ssl) == 0;
+    }
+    [[nodiscard]] asio::ip::tcp::socket& socket() noexcept { return socket_; }
+    /// Hands the OpenSSL state over (null for plain): the stream is left without it.
+    [[nodiscard]] std::unique_ptr<tls_held> release_tls() noexcept {
+        if (tls_.ssl == nullptr) return nullptr;
+        auto held = std::unique_ptr<tls_held>{new (std::nothrow) tls_held};
+        if (!held) return nullptr;
+        held->ssl = std::exchange(tls_.ssl, nullptr);
+        held->context = std::move(context_);
+        return held;
+    }
+    /// Takes it back (the lot could not take the connection).
+    void restore_tls(std::unique_ptr<tls_held> held) noexcept {
+        if (!held) return;
+        tls_.ssl = std::exchange(held->ssl, nullptr);
+        context_ = std::move(held->context);
+    }
 
     /// The client's address as text (empty when it could not be read).
     [[nodiscard]] std::string_view peer_ip() const noexcept { return {ip_, ip_len_}; }

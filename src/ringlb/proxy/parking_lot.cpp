@@ -1,5 +1,7 @@
 #include "ringlb/proxy/parking_lot.hpp"
 
+#include <new>
+
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@ struct parking_lot::entry {
     clock::time_point deadline;
     int fd = -1;
     bool v6 = false;
+    std::unique_ptr<tls_held> tls;  // a TLS connection's state; freed with the entry
 };
 
 namespace {
@@ -48,12 +51,7 @@ parking_lot::parking_lot(asio::io_context& io, hooks h)
 
 parking_lot::~parking_lot() {
     // No hooks from here: the worker is going away with us.
-    while (head_ != nullptr) {
-        entry* e = head_;
-        unlink(e);
-        ::close(e->fd);
-        delete e;
-    }
+    while (head_ != nullptr) drop(head_);
 }
 
 bool parking_lot::open_epoll() {
@@ -70,7 +68,7 @@ bool parking_lot::open_epoll() {
     return true;
 }
 
-bool parking_lot::park(asio::ip::tcp::socket& s, clock::time_point deadline) {
+bool parking_lot::park(asio::ip::tcp::socket& s, clock::time_point deadline, std::unique_ptr<tls_held>& tls) {
     if (!s.is_open() || !open_epoll()) return false;
     asio::error_code ec;
     const auto local = s.local_endpoint(ec);
@@ -79,11 +77,13 @@ bool parking_lot::park(asio::ip::tcp::socket& s, clock::time_point deadline) {
     // The list stays in deadline order: after a reload that shortened the idle timeout, a
     // connection parked now closes no later than the last one parked before it.
     if (tail_ != nullptr && tail_->deadline > deadline) deadline = tail_->deadline;
-    auto* e = new entry{.prev = tail_,
-                        .next = nullptr,
-                        .deadline = deadline,
-                        .fd = fd,
-                        .v6 = local.protocol() == asio::ip::tcp::v6()};
+    auto* e = new (std::nothrow) entry{.prev = tail_,
+                                       .next = nullptr,
+                                       .deadline = deadline,
+                                       .fd = fd,
+                                       .v6 = local.protocol() == asio::ip::tcp::v6(),
+                                       .tls = nullptr};
+    if (e == nullptr) return false;  // (nothing handed over yet: the session keeps it)
     // Level-triggered: bytes that came between the session's last read and this call are
     // reported at once.
     epoll_event ev{};
@@ -99,6 +99,7 @@ bool parking_lot::park(asio::ip::tcp::socket& s, clock::time_point deadline) {
         delete e;
         return false;
     }
+    e->tls = std::move(tls);
     if (tail_ != nullptr)
         tail_->next = e;
     else
@@ -162,7 +163,7 @@ bool parking_lot::take_ready(std::span<const epoll_event> ready) {
         // A reset or an error: nothing to serve (a reset discards what was unread). A
         // half-close (EPOLLRDHUP alone) may follow a request, which is served.
         if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
-            drop(e);
+            drop(e, false);
             closed = true;
             continue;
         }
@@ -170,8 +171,9 @@ bool parking_lot::take_ready(std::span<const epoll_event> ready) {
         unlink(e);
         const int fd = e->fd;
         const bool v6 = e->v6;
+        std::unique_ptr<tls_held> tls = std::move(e->tls);
         delete e;
-        hooks_.resume(fd, v6);
+        hooks_.resume(fd, v6, std::move(tls));
     }
     return closed;
 }
@@ -234,8 +236,14 @@ void parking_lot::unlink(entry* e) noexcept {
     --size_;
 }
 
-void parking_lot::drop(entry* e) noexcept {
+void parking_lot::drop(entry* e, bool notify) noexcept {
     unlink(e);
+    // A TLS connection says goodbye first (not to a peer that reset), and its state goes
+    // before its descriptor does: the number is not reused while an SSL still names it.
+    if (e->tls) {
+        if (notify) e->tls->notify_close();
+        e->tls.reset();
+    }
     ::close(e->fd);  // also takes it out of the epoll instance
     delete e;
 }

@@ -2,7 +2,7 @@
 //
 //   ringlb::parking_lot lot{io, hooks};
 //   lot.park(socket, steady_clock::now() + 59s);   // takes the descriptor out of asio
-//   ...                                           // bytes arrive: hooks.resume(fd, v6)
+//   ...                                           // bytes arrive: hooks.resume(fd, v6, tls)
 //                                                 // the deadline passes: closed, hooks.closed()
 //   lot.close_all();                              // a drain: idle connections go now
 //
@@ -10,7 +10,8 @@
 // frame, the landing array, a timer, asio's per-descriptor state and the operation waiting
 // on it, about 4.7 KB. A session idle for `park_after` hands its descriptor here and ends.
 // What a parked connection costs is one 48-byte entry (its descriptor, its idle deadline,
-// two list links) and an epoll registration in the kernel: the lot's own epoll instance,
+// two list links, and for TLS a pointer to its OpenSSL state, kept whole: about 15 KB more)
+// and an epoll registration in the kernel: the lot's own epoll instance,
 // which asio watches as one descriptor. When bytes arrive, the descriptor is taken out of
 // the lot and a new session starts on it, whose first read finds the request waiting.
 // Connections that went idle reach the lot in the order they went idle and share one idle
@@ -25,6 +26,8 @@
 // Thread-safety: none; the worker's thread only. The hooks run on it.
 #pragma once
 
+#include "ringlb/tls/server_context.hpp"
+
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/posix/stream_descriptor.hpp>
@@ -33,6 +36,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <span>
 
 #include <sys/epoll.h>
@@ -47,8 +51,9 @@ public:
     static constexpr std::chrono::milliseconds park_after{1000};
 
     struct hooks {
-        /// Bytes arrived on a parked descriptor (or its peer closed): serve it again.
-        std::function<void(int fd, bool v6)> resume;
+        /// Bytes arrived on a parked descriptor (or its peer closed): serve it again, with
+        /// its TLS state when it has one.
+        std::function<void(int fd, bool v6, std::unique_ptr<tls_held> tls)> resume;
         /// The lot closed parked connections itself (idle timeout, peer gone, close_all).
         std::function<void()> closed;
     };
@@ -58,10 +63,15 @@ public:
     parking_lot(const parking_lot&) = delete;
     parking_lot& operator=(const parking_lot&) = delete;
 
-    /// Takes `s`'s descriptor, to be closed at `deadline` unless bytes arrive first. On
-    /// false (no epoll instance, a failed registration) `s` is left as it was: the caller
-    /// keeps serving it.
-    bool park(asio::ip::tcp::socket& s, clock::time_point deadline);
+    /// Takes `s`'s descriptor (and `tls`, a TLS connection's OpenSSL state), to be closed at
+    /// `deadline` unless bytes arrive first. On false (no epoll instance, a failed
+    /// registration) `s` and `tls` are left as they were: the caller keeps serving it.
+    bool park(asio::ip::tcp::socket& s, clock::time_point deadline, std::unique_ptr<tls_held>& tls);
+    /// A plain connection.
+    bool park(asio::ip::tcp::socket& s, clock::time_point deadline) {
+        std::unique_ptr<tls_held> none;
+        return park(s, deadline, none);
+    }
     /// Closes every parked connection now.
     void close_all() noexcept;
     /// Closes every parked connection and cancels the lot's waits, without hooks: the
@@ -82,7 +92,7 @@ private:
     void note_parked();
     void arm_trim();
     void unlink(entry* e) noexcept;
-    void drop(entry* e) noexcept;  // unlink, close, free
+    void drop(entry* e, bool notify = true) noexcept;  // unlink, (close_notify,) close, free
 
     hooks hooks_;
     int epoll_fd_ = -1;                       // owned by watcher_ once open

@@ -78,6 +78,11 @@ session::session(worker& w, tcp::socket socket, std::shared_ptr<const tls_server
     worker_.session_opened(this);
 }
 
+session::session(worker& w, tcp::socket socket, std::unique_ptr<tls_held> parked)
+    : worker_{w}, client_{std::move(socket), std::move(parked)}, wd_{w.io(), client_} {
+    worker_.session_opened(this);
+}
+
 session::~session() {
     release_buffers();
     worker_.session_closed(this);
@@ -105,7 +110,7 @@ void session::release_buffers() noexcept {
 
 asio::awaitable<void> session::run() {
     asio::error_code ec;
-    if (client_.tls()) {
+    if (client_.tls() && !client_.established()) {
         // Cut like a slow head: a client that stalls its handshake holds nothing for long.
         wd_.arm(watchdog::phase::client_head, worker_.current()->b->settings.timeouts.client_header);
         co_await client_.async_handshake(use_ec(ec));
@@ -127,7 +132,7 @@ asio::awaitable<void> session::run() {
             // parking lot (parking_lot.hpp), which holds it for the rest of the idle timeout
             // at a fraction of the cost. If the lot cannot take it, the session waits on.
             const std::chrono::milliseconds idle = worker_.current()->b->settings.timeouts.idle;
-            bool may_park = idle > parking_lot::park_after && client_.plain_socket() != nullptr;
+            bool may_park = idle > parking_lot::park_after && client_.parkable();
             std::chrono::milliseconds left = idle;
             std::size_t n = 0;
             for (;;) {
@@ -138,7 +143,7 @@ asio::awaitable<void> session::run() {
                 // reset that came with it, and not once the worker drains.
                 if (ec != asio::error::operation_aborted || wd_.timed_out() != watchdog::phase::park) break;
                 left = idle - parking_lot::park_after;
-                if (worker_.park(*client_.plain_socket(), left) || worker_.draining()) break;
+                if (worker_.park(client_, left) || worker_.draining()) break;
                 may_park = false;
             }
             idle_ = false;

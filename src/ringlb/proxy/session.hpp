@@ -38,6 +38,8 @@ class session : public std::enable_shared_from_this<session> {
 public:
     /// With `tls`, the connection is TLS: the handshake comes first.
     session(worker& w, asio::ip::tcp::socket socket, std::shared_ptr<const tls_server_context> tls = nullptr);
+    /// A parked TLS connection served again (parking_lot.hpp).
+    session(worker& w, asio::ip::tcp::socket socket, std::unique_ptr<tls_held> parked);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;

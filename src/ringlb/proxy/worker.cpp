@@ -56,7 +56,7 @@ worker::worker(unsigned index, unsigned worker_count, std::shared_ptr<const bund
       grace_timer_{io_},
       log_timer_{io_},
       tunnel_timer_{io_},
-      lot_{io_, {.resume = [this](int fd, bool v6) { resume(fd, v6); },
+      lot_{io_, {.resume = [this](int fd, bool v6, std::unique_ptr<tls_held> tls) { resume(fd, v6, std::move(tls)); },
                  .closed = [this] { connections_changed(); }}} {
     keyless_.rng = chash::mix64(static_cast<std::uint64_t>(index) + 1);  // never 0 (xorshift's fixed point)
     keyless_.cursor = index;  // workers start round-robin at different backends
@@ -71,26 +71,35 @@ worker::~worker() {
     upstreams_.clear();
 }
 
-bool worker::park(asio::ip::tcp::socket& s, steady_clock::duration idle_left) {
-    if (draining_) return false;
-    if (!lot_.park(s, steady_clock::now() + idle_left)) return false;
+bool worker::park(client_stream& c, steady_clock::duration idle_left) {
+    if (draining_ || !c.parkable()) return false;
+    std::unique_ptr<tls_held> tls = c.release_tls();
+    if (c.tls()) return false;  // (no memory for the hand-over: the session keeps it)
+    if (!lot_.park(c.socket(), steady_clock::now() + idle_left, tls)) {
+        c.restore_tls(std::move(tls));
+        return false;
+    }
     metrics_.parked.set(lot_.size());
     return true;
 }
 
-void worker::resume(int fd, bool v6) noexcept {
+void worker::resume(int fd, bool v6, std::unique_ptr<tls_held> tls) noexcept {
     // The connection's next request (or its close) arrived: a session serves it again. The
     // lot has already counted it out, the new session counts it in.
     asio::ip::tcp::socket s{io_};
     asio::error_code ec;
     s.assign(v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
     if (ec) {
+        tls.reset();  // before the descriptor its SSL names is closed
         ::close(fd);
         connections_changed();
         return;
     }
     try {
-        std::make_shared<session>(*this, std::move(s))->start();
+        if (tls)
+            std::make_shared<session>(*this, std::move(s), std::move(tls))->start();
+        else
+            std::make_shared<session>(*this, std::move(s))->start();
     } catch (const std::bad_alloc&) {
         connections_changed();  // the socket closed with the failed session
     }

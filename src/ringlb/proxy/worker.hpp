@@ -85,9 +85,10 @@ public:
     [[nodiscard]] bool draining() const noexcept { return draining_; }
     /// Open client connections on this worker: served by a session or parked.
     [[nodiscard]] std::size_t connections() const noexcept { return session_count_ + lot_.size(); }
-    /// Hands an idle connection's socket to the parking lot (parking_lot.hpp), to be closed
-    /// after `idle_left` unless a request comes. False: the session keeps it.
-    bool park(asio::ip::tcp::socket& s, steady_clock::duration idle_left);
+    /// Hands an idle connection to the parking lot (parking_lot.hpp): its descriptor, and for
+    /// TLS its OpenSSL state; to be closed after `idle_left` unless a request comes. False:
+    /// the session keeps it, as it was.
+    bool park(client_stream& c, steady_clock::duration idle_left);
     /// Records an access-log entry (no-op when the log is off).
     void log(const access_entry& e);
     [[nodiscard]] bool logging() const noexcept { return log_.enabled(); }
@@ -104,7 +105,7 @@ private:
     [[nodiscard]] std::size_t connection_limit() const noexcept;
     void arm_sweep();
     void finish_if_drained();
-    void resume(int fd, bool v6) noexcept;
+    void resume(int fd, bool v6, std::unique_ptr<tls_held> tls) noexcept;
     void arm_tunnel_sweep();
     void sweep_tunnels();
     void connections_changed() noexcept;

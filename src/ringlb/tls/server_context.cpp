@@ -248,6 +248,17 @@ ssl_ctx_st* tls_server_context::context_for(std::string_view server_name) const 
     return find(std::string_view{wild, name.size() - dot + 1});
 }
 
+tls_held::~tls_held() {
+    if (ssl != nullptr) SSL_free(ssl);
+}
+
+void tls_held::notify_close() noexcept {
+    if (ssl == nullptr) return;
+    ERR_clear_error();
+    SSL_shutdown(ssl);
+    ERR_clear_error();
+}
+
 ssl_st* tls_server_context::new_connection() const noexcept {
     ERR_clear_error();
     SSL* s = SSL_new(contexts_.front().get());

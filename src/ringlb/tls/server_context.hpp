@@ -75,4 +75,20 @@ private:
     bool strict_sni_ = false;
 };
 
+/// An established TLS connection's OpenSSL state while no session serves it (a parked
+/// connection: proxy/parking_lot.hpp), with the context its SSL refers to. Frees the SSL
+/// (without a close_notify) unless it was handed back.
+struct tls_held {
+    ssl_st* ssl = nullptr;
+    std::shared_ptr<const tls_server_context> context;
+
+    tls_held() = default;
+    ~tls_held();
+    /// Sends a close_notify, best effort (the socket is non-blocking): before the lot closes
+    /// an idle connection, so the client sees a clean end rather than a truncation.
+    void notify_close() noexcept;
+    tls_held(const tls_held&) = delete;
+    tls_held& operator=(const tls_held&) = delete;
+};
+
 }  // namespace ringlb
