@@ -313,6 +313,36 @@ class TlsTest(E2E):
         for c in conns[2:]:
             c.close()
 
+    def test_a_tls_client_that_half_closes_or_resets_midway_costs_nothing_else(self):
+        self.start_lb(admin={"listen": f"127.0.0.1:{self.admin_port}"}, tls=self.tls(), workers=1)
+        ctx = client_context(self.pki)
+        # A request, then a TCP half-close (no close_notify): the answer still comes.
+        with TlsConn(self.lb.port, ctx) as c:
+            c.send(b"GET /slow?ms=100 HTTP/1.1\r\nHost: t\r\nX-User-Id: k\r\n\r\n")
+            socket.socket.shutdown(c.sock, socket.SHUT_WR)  # the TCP side only: the TLS state stays
+            self.assertEqual(c.read_response().status, 200)
+        # A request, a half-close, then a reset while the backend is still answering.
+        for _ in range(5):
+            c = TlsConn(self.lb.port, ctx)
+            c.send(b"GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\nX-User-Id: k\r\n\r\n")
+            socket.socket.shutdown(c.sock, socket.SHUT_WR)
+            time.sleep(0.05)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.sock.close()
+        # A backend that answers and then sends a response nobody asked for, on the
+        # connection ringlb pooled: it never reaches the next TLS client.
+        for _ in range(3):
+            with TlsConn(self.lb.port, ctx) as c:
+                self.assertEqual(c.request("GET", "/stray?ms=20", {"X-User-Id": "k"}).body, b"ok\n")
+            time.sleep(0.1)
+            with TlsConn(self.lb.port, ctx) as c:
+                r = c.request("GET", "/", {"X-User-Id": "k"})
+                self.assertIsNone(r.header("x-stray"), r.raw_head)
+                self.assertEqual(r.body, b"app-1\n" if r.backend == "app-1" else b"app-2\n")
+        # Every client connection and its session ended: nothing open, nothing parked.
+        wait_until(lambda: self.metric("ringlb_connections_open") == 0, timeout=10, what="no connection left")
+        self.assertIsNone(self.lb.proc.poll())
+
     def test_a_parked_tls_connection_timed_out_ends_with_a_close_notify(self):
         self.start(timeouts={"idle": "2s"})
         c = TlsConn(self.lb.port, client_context(self.pki))
